@@ -1,0 +1,117 @@
+import { z } from 'zod';
+import { route } from '../../lib/http/route';
+import { httpRuntime } from './runtime';
+import { CreateServerInput, ListServersQuery, ServerViewSchema, UpdateServerInput } from './schemas';
+
+const jsonSchema = (schema: z.ZodType, io: 'input' | 'output') => {
+  const { $schema: _dialect, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as Record<string, unknown>;
+  return rest;
+};
+
+const ProblemSchema = z.object({
+  type: z.string(),
+  title: z.string(),
+  status: z.int(),
+  detail: z.string(),
+  instance: z.string().optional(),
+  code: z.string(),
+  requestId: z.string(),
+  errors: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
+});
+
+const problem = (description: string) => ({
+  description,
+  content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },
+});
+
+const json = (ref: string) => ({ 'application/json': { schema: { $ref: `#/components/schemas/${ref}` } } });
+const idParameter = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
+const errors = {
+  '400': problem('Invalid input; `errors` names each invalid field'),
+  '401': problem('Missing or wrong bearer token'),
+};
+
+/** OpenAPI 3.1 document generated from the same zod schemas that validate requests. */
+export function openApiDocument() {
+  const listQuery = jsonSchema(ListServersQuery, 'input') as { properties: Record<string, object> };
+  return {
+    openapi: '3.1.0',
+    info: { title: 'sluice', version: '1.0.0', description: 'Registers the SFTP servers sluice ingests files from.' },
+    components: {
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
+      schemas: {
+        CreateServer: jsonSchema(CreateServerInput, 'input'),
+        UpdateServer: jsonSchema(UpdateServerInput, 'input'),
+        Server: jsonSchema(ServerViewSchema, 'output'),
+        ServerPage: {
+          type: 'object',
+          required: ['items', 'nextToken'],
+          properties: {
+            items: { type: 'array', items: { $ref: '#/components/schemas/Server' } },
+            nextToken: { type: ['string', 'null'], description: 'Pass as `nextToken` to get the next page; null on the last page.' },
+          },
+        },
+        Problem: jsonSchema(ProblemSchema, 'output'),
+      },
+    },
+    security: [{ bearer: [] }],
+    paths: {
+      '/servers': {
+        post: {
+          operationId: 'createServer',
+          requestBody: { required: true, content: json('CreateServer') },
+          responses: {
+            '201': { description: 'Registered', content: json('Server') },
+            ...errors,
+            '409': problem('A server with this name exists'),
+            '413': problem('Body larger than 64 KiB'),
+            '415': problem('Body is not application/json'),
+          },
+        },
+        get: {
+          operationId: 'listServers',
+          parameters: Object.entries(listQuery.properties).map(([name, schema]) => ({ name, in: 'query', schema })),
+          responses: { '200': { description: 'A page of servers', content: json('ServerPage') }, ...errors },
+        },
+      },
+      '/servers/{id}': {
+        get: {
+          operationId: 'getServer',
+          parameters: [idParameter],
+          responses: { '200': { description: 'The server', content: json('Server') }, ...errors, '404': problem('Unknown id') },
+        },
+        patch: {
+          operationId: 'updateServer',
+          parameters: [idParameter],
+          requestBody: { required: true, content: json('UpdateServer') },
+          responses: {
+            '200': { description: 'Updated', content: json('Server') },
+            ...errors,
+            '404': problem('Unknown id'),
+            '409': problem('Name taken, or changed concurrently'),
+            '413': problem('Body larger than 64 KiB'),
+            '415': problem('Body is not application/json'),
+          },
+        },
+        delete: {
+          operationId: 'deleteServer',
+          parameters: [idParameter],
+          responses: { '204': { description: 'Deleted, with its secret' }, ...errors, '404': problem('Unknown id') },
+        },
+      },
+      '/health': {
+        get: { operationId: 'health', security: [], responses: { '200': { description: 'Ready' }, '503': problem('Not ready') } },
+      },
+      '/openapi.json': {
+        get: { operationId: 'openapi', security: [], responses: { '200': { description: 'This document' } } },
+      },
+    },
+  };
+}
+
+let cached: ReturnType<typeof openApiDocument> | undefined;
+
+export const handler = route({ authenticated: false }, httpRuntime, async () => ({
+  status: 200,
+  body: (cached ??= openApiDocument()),
+}));

@@ -1,0 +1,87 @@
+import { z } from 'zod';
+
+/**
+ * Every setting the service reads, parsed once at cold start.
+ *
+ * AWS endpoints follow the SDK's own variables (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_S3`, ...):
+ * the SDK reads them itself; they are validated here only so a typo fails fast with its name.
+ */
+const booleanFlag = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((value) => value === 'true' || value === '1' || value === 'yes');
+
+const endpointUrl = z.url({ protocol: /^https?$/ }).optional();
+
+export const ConfigSchema = z
+  .object({
+    AWS_REGION: z.string().min(1).default('us-east-1'),
+    AWS_ENDPOINT_URL: endpointUrl,
+    AWS_ENDPOINT_URL_S3: endpointUrl,
+    AWS_ENDPOINT_URL_SQS: endpointUrl,
+    AWS_ENDPOINT_URL_DYNAMODB: endpointUrl,
+    AWS_ENDPOINT_URL_SECRETS_MANAGER: endpointUrl,
+    SERVERS_TABLE: z.string().min(3).max(255).default('sluice-servers'),
+    FILES_TABLE: z.string().min(3).max(255).default('sluice-files'),
+    S3_BUCKET: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be a valid S3 bucket name')
+      .default('sluice-ingest'),
+    S3_FORCE_PATH_STYLE: booleanFlag.default(false),
+    TRANSFER_QUEUE_URL: z.url().optional(),
+    NOTIFY_QUEUE_URL: z.url().optional(),
+    AMQP_URL: z
+      .string()
+      .regex(/^amqps?:\/\//, 'must start with amqp:// or amqps://')
+      .default('amqp://guest:guest@127.0.0.1:5672'),
+    AMQP_EXCHANGE: z.string().min(1).max(255).default('sluice'),
+    /** Static API token (local runs). On AWS the token lives in Secrets Manager instead. */
+    SLUICE_API_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+    /** Secrets Manager id of the API token (AWS). */
+    API_TOKEN_SECRET_ID: z.string().min(1).optional(),
+    /** Prefix of the per-server credential secrets; IAM policies are scoped to it. */
+    SERVER_SECRET_PREFIX: z
+      .string()
+      .regex(/^[A-Za-z0-9/_+=.@-]+$/, 'may only contain A-Z a-z 0-9 / _ + = . @ -')
+      .default('sluice/servers/'),
+    LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  })
+  .refine((config) => config.SLUICE_API_TOKEN !== undefined || config.API_TOKEN_SECRET_ID !== undefined, {
+    path: ['SLUICE_API_TOKEN'],
+    message: 'set SLUICE_API_TOKEN or API_TOKEN_SECRET_ID so the API can authenticate callers',
+  });
+
+export type Config = z.infer<typeof ConfigSchema>;
+
+export class ConfigError extends Error {
+  readonly code = 'config_invalid';
+  constructor(readonly variables: string[], message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses the environment; throws a ConfigError naming every bad variable (never its value). */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const blankToUndefined = Object.fromEntries(
+    Object.entries(env).map(([key, value]) => [key, value === '' ? undefined : value]),
+  );
+  const result = ConfigSchema.safeParse(blankToUndefined);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((issue) => ({
+    variable: String(issue.path[0] ?? 'environment'),
+    message: issue.message,
+  }));
+  const text = problems.map((problem) => `${problem.variable}: ${problem.message}`).join('; ');
+  throw new ConfigError(
+    problems.map((problem) => problem.variable),
+    `Invalid configuration: ${text}`,
+  );
+}
+
+let cached: Config | undefined;
+
+/** The process-wide configuration, parsed on first use. */
+export function config(): Config {
+  cached ??= loadConfig();
+  return cached;
+}

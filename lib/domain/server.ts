@@ -1,0 +1,212 @@
+import { isIP } from 'node:net';
+import { z } from 'zod';
+import { compileGlob, GlobSyntaxError } from './glob';
+import type { AuthMethod } from './credentials';
+
+/** A registered SFTP server as stored. Holds the ARN of its credentials, never the credentials. */
+export interface ServerRecord {
+  id: string;
+  name: string;
+  host: string;
+  port: number;
+  username: string;
+  authMethod: AuthMethod;
+  secretArn: string;
+  remoteDir: string;
+  pattern: string;
+  recursive: boolean;
+  pollIntervalSeconds: number;
+  hostKey: string | null;
+  active: boolean;
+  keyPrefix: string;
+  createdAt: string;
+  updatedAt: string;
+  /** Optimistic-concurrency counter, bumped on every update. */
+  version: number;
+}
+
+/** What the API shows of a server: everything but where its secret lives and internal counters. */
+export type ServerView = Omit<ServerRecord, 'secretArn' | 'version'>;
+
+export function toServerView({ secretArn: _secretArn, version: _version, ...view }: ServerRecord): ServerView {
+  return view;
+}
+
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
+const noControlCharacters = (text: string) => !CONTROL_CHARACTERS.test(text);
+
+const HOSTNAME =
+  /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
+
+export const serverName = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9._-]+$/, 'may only contain letters, digits, ".", "_" and "-"');
+
+const host = z
+  .string()
+  .min(1)
+  .max(253)
+  .refine((value) => HOSTNAME.test(value) || isIP(value) !== 0, 'must be a hostname or an IP address');
+
+const port = z.int().min(1).max(65535);
+
+const username = z.string().min(1).max(255).refine(noControlCharacters, 'must not contain control characters');
+
+const password = z.string().min(1).max(1024);
+
+const privateKey = z
+  .string()
+  .min(1)
+  .max(16384)
+  .refine((value) => value.includes('PRIVATE KEY'), 'must be a PEM or OpenSSH private key');
+
+const passphrase = z.string().min(1).max(1024);
+
+/** Absolute remote path, normalised: no duplicate or trailing slashes, no `.`/`..` segments. */
+const remoteDir = z
+  .string()
+  .min(1)
+  .max(1024)
+  .refine((value) => value.startsWith('/'), 'must be an absolute path starting with "/"')
+  .refine(noControlCharacters, 'must not contain control characters')
+  .refine(
+    (value) => value.split('/').every((segment) => segment !== '.' && segment !== '..'),
+    'must not contain "." or ".." segments',
+  )
+  .transform((value) => `/${value.split('/').filter(Boolean).join('/')}`);
+
+const pattern = z
+  .string()
+  .min(1)
+  .max(255)
+  .refine(noControlCharacters, 'must not contain control characters')
+  .superRefine((value, context) => {
+    try {
+      compileGlob(value);
+    } catch (error) {
+      if (!(error instanceof GlobSyntaxError)) throw error;
+      context.addIssue({ code: 'custom', message: `is not a valid glob: it ${error.message}` });
+    }
+  });
+
+const pollIntervalSeconds = z.int().min(5).max(86_400);
+
+/** OpenSSH's fingerprint format (`ssh-keygen -lf`), with or without base64 padding. */
+const hostKey = z
+  .string()
+  .regex(/^SHA256:[A-Za-z0-9+/]{43}=?$/, 'must be an OpenSSH SHA-256 fingerprint, "SHA256:" followed by 43 base64 characters')
+  .transform((value) => value.replace(/=$/, ''));
+
+/** S3 key prefix: relative, `/`-separated, no empty, `.` or `..` segments; a trailing `/` is dropped. */
+export const keyPrefix = z
+  .string()
+  .min(1)
+  .max(512)
+  .refine(noControlCharacters, 'must not contain control characters')
+  .refine((value) => !value.startsWith('/'), 'must not start with "/"')
+  .refine(
+    (value) =>
+      value
+        .replace(/\/$/, '')
+        .split('/')
+        .every((segment) => segment !== '' && segment !== '.' && segment !== '..'),
+    'must not contain empty, "." or ".." segments',
+  )
+  .transform((value) => value.replace(/\/$/, ''));
+
+const serverFields = {
+  name: serverName,
+  host,
+  port,
+  username,
+  password,
+  privateKey,
+  passphrase,
+  remoteDir,
+  pattern,
+  recursive: z.boolean(),
+  pollIntervalSeconds,
+  hostKey,
+  active: z.boolean(),
+  keyPrefix,
+};
+
+export const CreateServerInput = z
+  .strictObject({
+    ...serverFields,
+    port: port.default(22),
+    password: password.optional(),
+    privateKey: privateKey.optional(),
+    passphrase: passphrase.optional(),
+    remoteDir: remoteDir.default('/'),
+    pattern: pattern.default('*'),
+    recursive: z.boolean().default(false),
+    pollIntervalSeconds: pollIntervalSeconds.default(5),
+    hostKey: hostKey.optional(),
+    active: z.boolean().default(true),
+    keyPrefix: keyPrefix.optional(),
+  })
+  .superRefine((input, context) => {
+    if (input.password === undefined && input.privateKey === undefined) {
+      context.addIssue({ code: 'custom', path: ['password'], message: 'exactly one of password or privateKey is required' });
+    }
+    if (input.password !== undefined && input.privateKey !== undefined) {
+      context.addIssue({ code: 'custom', path: ['privateKey'], message: 'give either password or privateKey, not both' });
+    }
+    if (input.passphrase !== undefined && input.privateKey === undefined) {
+      context.addIssue({ code: 'custom', path: ['passphrase'], message: 'passphrase is only allowed with privateKey' });
+    }
+  });
+export type CreateServerInput = z.infer<typeof CreateServerInput>;
+
+export const UpdateServerInput = z
+  .strictObject({
+    name: serverName,
+    host,
+    port,
+    username,
+    password,
+    privateKey,
+    passphrase,
+    remoteDir,
+    pattern,
+    recursive: z.boolean(),
+    pollIntervalSeconds,
+    hostKey: hostKey.nullable(),
+    active: z.boolean(),
+    keyPrefix,
+  })
+  .partial()
+  .superRefine((input, context) => {
+    if (Object.keys(input).length === 0) {
+      context.addIssue({ code: 'custom', path: [], message: 'give at least one field to change' });
+    }
+    if (input.password !== undefined && input.privateKey !== undefined) {
+      context.addIssue({ code: 'custom', path: ['privateKey'], message: 'give either password or privateKey, not both' });
+    }
+    if (input.passphrase !== undefined && input.privateKey === undefined) {
+      context.addIssue({ code: 'custom', path: ['passphrase'], message: 'a new passphrase must come with its privateKey' });
+    }
+  });
+export type UpdateServerInput = z.infer<typeof UpdateServerInput>;
+
+/** Exposed for the OpenAPI document: the shape the API returns. */
+export const ServerViewSchema = z.object({
+  id: z.uuid(),
+  name: serverName,
+  host: z.string(),
+  port,
+  username: z.string(),
+  authMethod: z.enum(['password', 'privateKey']),
+  remoteDir: z.string(),
+  pattern: z.string(),
+  recursive: z.boolean(),
+  pollIntervalSeconds,
+  hostKey: z.string().nullable(),
+  active: z.boolean(),
+  keyPrefix: z.string(),
+  createdAt: z.iso.datetime(),
+  updatedAt: z.iso.datetime(),
+});

@@ -1,0 +1,63 @@
+/** One invalid input field: `field` is a dotted path into the request (`port`, `query.limit`). */
+export interface FieldIssue {
+  field: string;
+  message: string;
+}
+
+/**
+ * Base of every error the domain raises on purpose. `code` is stable (clients and logs key on it);
+ * `status` is the HTTP status the API maps it to, in one place (lib/http/problem.ts).
+ * Messages are written for the caller and never contain secrets.
+ */
+export abstract class DomainError extends Error {
+  abstract readonly code: string;
+  abstract readonly status: number;
+  abstract readonly title: string;
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+export class ValidationError extends DomainError {
+  readonly code = 'validation_failed';
+  readonly status = 400;
+  readonly title = 'Invalid request';
+  constructor(readonly issues: FieldIssue[]) {
+    super(issues.map((issue) => `${issue.field}: ${issue.message}`).join('; '));
+  }
+}
+
+export class UnauthorizedError extends DomainError {
+  readonly code = 'unauthorized';
+  readonly status = 401;
+  readonly title = 'Unauthorized';
+}
+
+export class NotFoundError extends DomainError {
+  readonly code = 'not_found';
+  readonly status = 404;
+  readonly title = 'Not found';
+}
+
+export class ConflictError extends DomainError {
+  readonly code = 'conflict';
+  readonly status = 409;
+  readonly title = 'Conflict';
+  constructor(message: string, readonly field?: string) {
+    super(message);
+  }
+}
+
+export class PayloadTooLargeError extends DomainError {
+  readonly code = 'payload_too_large';
+  readonly status = 413;
+  readonly title = 'Payload too large';
+}
+
+export class UnsupportedMediaTypeError extends DomainError {
+  readonly code = 'unsupported_media_type';
+  readonly status = 415;
+  readonly title = 'Unsupported media type';
+}

@@ -1,0 +1,53 @@
+import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { DomainError, ValidationError } from '../errors';
+
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+
+/** RFC 9457 problem details. `errors` names each invalid field. */
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  instance?: string;
+  code: string;
+  requestId: string;
+  errors?: { field: string; message: string }[];
+}
+
+/**
+ * The one place errors become HTTP responses. A DomainError keeps its status and message (written
+ * for callers, free of secrets); anything else becomes an opaque 500 that only carries the request
+ * id, so internals never leak.
+ */
+export function toProblem(error: unknown, requestId: string, instance?: string): Problem {
+  if (error instanceof DomainError) {
+    return {
+      type: `urn:sluice:problem:${error.code}`,
+      title: error.title,
+      status: error.status,
+      detail: error.message,
+      ...(instance ? { instance } : {}),
+      code: error.code,
+      requestId,
+      ...(error instanceof ValidationError ? { errors: error.issues } : {}),
+    };
+  }
+  return {
+    type: 'urn:sluice:problem:internal',
+    title: 'Internal server error',
+    status: 500,
+    detail: `The request failed unexpectedly; quote request id ${requestId} when reporting it.`,
+    ...(instance ? { instance } : {}),
+    code: 'internal',
+    requestId,
+  };
+}
+
+export function problemResponse(problem: Problem, headers: Record<string, string> = {}): APIGatewayProxyStructuredResultV2 {
+  return {
+    statusCode: problem.status,
+    headers: { 'content-type': PROBLEM_CONTENT_TYPE, 'x-request-id': problem.requestId, ...headers },
+    body: JSON.stringify(problem),
+  };
+}

@@ -1,0 +1,167 @@
+import { ConflictError, NotFoundError, ValidationError } from '../errors';
+import type { ServerCredentials } from '../domain/credentials';
+import {
+  toServerView,
+  type CreateServerInput,
+  type ServerRecord,
+  type ServerView,
+  type UpdateServerInput,
+} from '../domain/server';
+import type { Clock, IdGenerator, Logger, Page, SecretStore, ServerStore } from '../ports';
+
+export interface ServerDeps {
+  servers: ServerStore;
+  secrets: SecretStore;
+  clock: Clock;
+  ids: IdGenerator;
+  logger: Logger;
+  /** Prefix of secret names; the server id is appended. */
+  secretPrefix: string;
+  /** Returns a reason when a private key cannot be parsed with the given passphrase. */
+  checkPrivateKey(privateKey: string, passphrase?: string): string | undefined;
+}
+
+function credentialsFrom(
+  input: Pick<CreateServerInput, 'password' | 'privateKey' | 'passphrase'>,
+  checkPrivateKey: ServerDeps['checkPrivateKey'],
+): ServerCredentials | undefined {
+  if (input.password !== undefined) return { type: 'password', password: input.password };
+  if (input.privateKey === undefined) return undefined;
+  const problem = checkPrivateKey(input.privateKey, input.passphrase);
+  if (problem !== undefined) {
+    const field = input.passphrase !== undefined && /passphrase|decrypt/i.test(problem) ? 'passphrase' : 'privateKey';
+    throw new ValidationError([{ field, message: problem }]);
+  }
+  return input.passphrase === undefined
+    ? { type: 'privateKey', privateKey: input.privateKey }
+    : { type: 'privateKey', privateKey: input.privateKey, passphrase: input.passphrase };
+}
+
+/**
+ * Registers a server. Its credentials go to a new secret first; the record (holding only the secret's
+ * ARN) and the claim on its name are then written in one transaction. If the name is taken the secret
+ * is deleted again and a ConflictError is raised.
+ */
+export async function createServer(input: CreateServerInput, deps: ServerDeps): Promise<ServerView> {
+  const credentials = credentialsFrom(input, deps.checkPrivateKey);
+  if (credentials === undefined) {
+    throw new ValidationError([{ field: 'password', message: 'exactly one of password or privateKey is required' }]);
+  }
+  const id = deps.ids.newId();
+  const now = deps.clock.now().toISOString();
+  const secretArn = await deps.secrets.create(
+    `${deps.secretPrefix}${id}`,
+    credentials,
+    `SFTP credentials of sluice server ${input.name} (${id})`,
+  );
+  const server: ServerRecord = {
+    id,
+    name: input.name,
+    host: input.host,
+    port: input.port,
+    username: input.username,
+    authMethod: credentials.type,
+    secretArn,
+    remoteDir: input.remoteDir,
+    pattern: input.pattern,
+    recursive: input.recursive,
+    pollIntervalSeconds: input.pollIntervalSeconds,
+    hostKey: input.hostKey ?? null,
+    active: input.active,
+    keyPrefix: input.keyPrefix ?? input.name,
+    createdAt: now,
+    updatedAt: now,
+    version: 1,
+  };
+  let result;
+  try {
+    result = await deps.servers.create(server);
+  } catch (error) {
+    await deleteSecretQuietly(secretArn, id, deps);
+    throw error;
+  }
+  if (result === 'name-taken') {
+    await deleteSecretQuietly(secretArn, id, deps);
+    throw new ConflictError(`a server named "${input.name}" already exists`, 'name');
+  }
+  deps.logger.info('server_created', { serverId: id, serverName: server.name });
+  return toServerView(server);
+}
+
+export async function getServer(id: string, deps: Pick<ServerDeps, 'servers'>): Promise<ServerView> {
+  return toServerView(await requireServer(id, deps.servers));
+}
+
+export async function listServers(
+  limit: number,
+  nextToken: string | undefined,
+  deps: Pick<ServerDeps, 'servers'>,
+): Promise<Page<ServerView>> {
+  const page = await deps.servers.list(limit, nextToken);
+  return { items: page.items.map(toServerView), ...(page.nextToken ? { nextToken: page.nextToken } : {}) };
+}
+
+/**
+ * Changes any field. New credentials replace the old secret value (a new secret version: rotation);
+ * a rename moves the unique-name claim in the same transaction as the record update.
+ */
+export async function updateServer(id: string, input: UpdateServerInput, deps: ServerDeps): Promise<ServerView> {
+  const current = await requireServer(id, deps.servers);
+  const credentials = credentialsFrom(input, deps.checkPrivateKey);
+  const { password: _password, privateKey: _privateKey, passphrase: _passphrase, ...fields } = input;
+  const next: ServerRecord = {
+    ...current,
+    ...fields,
+    hostKey: fields.hostKey === undefined ? current.hostKey : fields.hostKey,
+    authMethod: credentials?.type ?? current.authMethod,
+    updatedAt: deps.clock.now().toISOString(),
+    version: current.version + 1,
+  };
+  if (credentials !== undefined) {
+    await deps.secrets.replace(current.secretArn, credentials);
+    deps.logger.info('server_credentials_rotated', { serverId: id, serverName: current.name });
+  }
+  const result = await deps.servers.update(next, current.version, current.name);
+  switch (result) {
+    case 'updated':
+      deps.logger.info('server_updated', { serverId: id, serverName: next.name, fields: Object.keys(input) });
+      return toServerView(next);
+    case 'name-taken':
+      throw new ConflictError(`a server named "${next.name}" already exists`, 'name');
+    case 'stale':
+      throw new ConflictError('the server was changed by another request; read it again and retry');
+    case 'missing':
+      throw new NotFoundError(`no server with id ${id}`);
+  }
+}
+
+/** Removes a server and its secret. Its ingestion history (the file ledger) is kept. */
+export async function deleteServer(id: string, deps: Pick<ServerDeps, 'servers' | 'secrets' | 'logger'>): Promise<void> {
+  const server = await requireServer(id, deps.servers);
+  if (!(await deps.servers.delete(server))) throw new NotFoundError(`no server with id ${id}`);
+  await deleteSecretQuietly(server.secretArn, id, deps);
+  deps.logger.info('server_deleted', { serverId: id, serverName: server.name });
+}
+
+async function requireServer(id: string, servers: ServerStore): Promise<ServerRecord> {
+  const server = await servers.get(id);
+  if (server === undefined) throw new NotFoundError(`no server with id ${id}`);
+  return server;
+}
+
+/** A secret we fail to delete is logged by ARN (never by value) for an operator to remove. */
+async function deleteSecretQuietly(
+  secretArn: string,
+  serverId: string,
+  deps: Pick<ServerDeps, 'secrets' | 'logger'>,
+): Promise<void> {
+  try {
+    await deps.secrets.delete(secretArn);
+  } catch (error) {
+    deps.logger.error('secret_delete_failed', { serverId, secretArn, error: errorSummary(error) });
+  }
+}
+
+export function errorSummary(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
