@@ -88,7 +88,8 @@ export function route<B extends z.ZodType | undefined, P extends z.ZodType | und
 ) {
   const requestContext: MiddlewareObj<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Error, RouteContext> = {
     before: (request: Request) => {
-      request.context.sluiceRequestId = request.event.requestContext?.requestId || randomUUID();
+      // Lambda's request id: unique per invocation everywhere (serverless-offline fakes API Gateway's).
+      request.context.sluiceRequestId = request.context.awsRequestId || randomUUID();
       request.context.sluiceStartedAt = Date.now();
     },
     after: (request: Request) => accessLog(request),

@@ -1,0 +1,126 @@
+import { createHash } from 'node:crypto';
+import { execFile } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import {
+  CreateTableCommand,
+  DescribeTableCommand,
+  ResourceInUseException,
+  UpdateTimeToLiveCommand,
+  type CreateTableCommandInput,
+  type DynamoDBClient,
+} from '@aws-sdk/client-dynamodb';
+import { CreateBucketCommand, HeadBucketCommand, type S3Client } from '@aws-sdk/client-s3';
+import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
+
+const run = promisify(execFile);
+
+interface CfnResource {
+  Type: string;
+  Properties?: Record<string, unknown>;
+}
+
+export interface ResolvedService {
+  provider: { environment: Record<string, string>; region: string };
+  resources: { Resources: Record<string, CfnResource> };
+}
+
+/**
+ * The service definition as the framework resolves it (`serverless print`), so the local stack is
+ * provisioned from the very resources `serverless deploy` creates. Cached by the file's hash: the
+ * framework takes seconds to start.
+ */
+export async function resolveService(projectRoot: string, stage: string, cacheDir: string): Promise<ResolvedService> {
+  const definition = readFileSync(join(projectRoot, 'serverless.yml'));
+  const key = createHash('sha256').update(definition).update(stage).update(process.env.S3_BUCKET ?? '').digest('hex').slice(0, 16);
+  const cacheFile = join(cacheDir, `service-${key}.json`);
+  try {
+    return JSON.parse(readFileSync(cacheFile, 'utf8')) as ResolvedService;
+  } catch {
+    const { stdout } = await run(
+      process.execPath,
+      [join(projectRoot, 'node_modules/serverless/bin/serverless.js'), 'print', '--stage', stage, '--format', 'json'],
+      { cwd: projectRoot, maxBuffer: 16 * 1024 * 1024, env: { ...process.env, SLS_TELEMETRY_DISABLED: '1' } },
+    );
+    const service = JSON.parse(stdout) as ResolvedService;
+    mkdirSync(cacheDir, { recursive: true });
+    writeFileSync(cacheFile, JSON.stringify(service));
+    return service;
+  }
+}
+
+function queueArnOf(logicalId: string, resources: Record<string, CfnResource>, region: string): string {
+  const name = resources[logicalId]?.Properties?.QueueName;
+  if (typeof name !== 'string') throw new Error(`queue ${logicalId} has no QueueName`);
+  return `arn:aws:sqs:${region}:000000000000:${name}`;
+}
+
+/** Replaces `{ "Fn::GetAtt": [Queue, "Arn"] }` with the local queue ARN. */
+function resolveArn(value: unknown, resources: Record<string, CfnResource>, region: string): unknown {
+  if (value && typeof value === 'object' && 'Fn::GetAtt' in value) {
+    const [logicalId] = (value as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'];
+    return queueArnOf(logicalId, resources, region);
+  }
+  return value;
+}
+
+export interface ProvisionClients {
+  dynamodb: DynamoDBClient;
+  s3: S3Client;
+  sqs: SQSClient;
+}
+
+/** Creates (idempotently) every table, bucket and queue of the service; returns queue URLs by name. */
+export async function provision(service: ResolvedService, clients: ProvisionClients): Promise<Record<string, string>> {
+  const resources = service.resources.Resources;
+  const region = service.provider.region;
+  const entries = Object.entries(resources);
+
+  for (const [, resource] of entries.filter(([, r]) => r.Type === 'AWS::DynamoDB::Table')) {
+    const { PointInTimeRecoverySpecification: _pitr, SSESpecification: _sse, TimeToLiveSpecification: ttl, ...table } =
+      resource.Properties as Record<string, unknown>;
+    const input = table as unknown as CreateTableCommandInput;
+    try {
+      await clients.dynamodb.send(new CreateTableCommand(input));
+      const ttlSpec = ttl as { AttributeName: string; Enabled: boolean } | undefined;
+      if (ttlSpec) {
+        await clients.dynamodb.send(new UpdateTimeToLiveCommand({ TableName: input.TableName, TimeToLiveSpecification: ttlSpec }));
+      }
+    } catch (error) {
+      if (!(error instanceof ResourceInUseException)) throw error;
+    }
+    await clients.dynamodb.send(new DescribeTableCommand({ TableName: input.TableName }));
+  }
+
+  for (const [, resource] of entries.filter(([, r]) => r.Type === 'AWS::S3::Bucket')) {
+    const bucket = String(resource.Properties?.BucketName);
+    try {
+      await clients.s3.send(new HeadBucketCommand({ Bucket: bucket }));
+    } catch {
+      await clients.s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    }
+  }
+
+  // Dead-letter queues first: the queues that redrive into them need their ARNs.
+  const queues = entries
+    .filter(([, r]) => r.Type === 'AWS::SQS::Queue')
+    .sort(([, a], [, b]) => Number(Boolean(a.Properties?.RedrivePolicy)) - Number(Boolean(b.Properties?.RedrivePolicy)));
+  const urls: Record<string, string> = {};
+  for (const [, resource] of queues) {
+    const { QueueName, RedrivePolicy, ...rest } = resource.Properties as Record<string, unknown>;
+    const attributes: Record<string, string> = Object.fromEntries(Object.entries(rest).map(([key, value]) => [key, String(value)]));
+    if (RedrivePolicy) {
+      const policy = RedrivePolicy as { deadLetterTargetArn: unknown; maxReceiveCount: number };
+      attributes.RedrivePolicy = JSON.stringify({
+        deadLetterTargetArn: resolveArn(policy.deadLetterTargetArn, resources, region),
+        maxReceiveCount: policy.maxReceiveCount,
+      });
+    }
+    const { QueueUrl } = await clients.sqs.send(new CreateQueueCommand({ QueueName: String(QueueName), Attributes: attributes }));
+    if (!QueueUrl) throw new Error(`no URL for queue ${String(QueueName)}`);
+    await clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['QueueArn'] }));
+    urls[String(QueueName)] = QueueUrl;
+  }
+  return urls;
+}

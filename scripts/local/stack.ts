@@ -1,0 +1,224 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { startDynamoDbLocal } from './dynamodb';
+import { startLocalS3AndSqs } from './fauxqs';
+import { provision, resolveService } from './provision';
+import { startSecretsManager } from './secrets-manager';
+
+export interface LocalStackOptions {
+  projectRoot: string;
+  /** Where emulator state lives; persists across restarts. */
+  dataDir: string;
+  stage?: string;
+  apiPort?: number;
+  lambdaPort?: number;
+  awsPort?: number;
+  dynamodbPort?: number;
+  secretsPort?: number;
+  /** Extra environment for the functions (and the source of endpoint overrides). */
+  env?: NodeJS.ProcessEnv;
+  log?: (line: string) => void;
+  /** Receives the functions' own output (JSON log lines). */
+  functionOutput?: (chunk: string) => void;
+}
+
+export interface LocalStack {
+  apiUrl: string;
+  apiToken: string;
+  endpoints: { s3: string; sqs: string; dynamodb: string; secretsManager: string };
+  /** Environment that points an SDK client (or a function) at this stack. */
+  env: Record<string, string>;
+  queueUrls: Record<string, string>;
+  stop(): Promise<void>;
+}
+
+const ENDPOINT_VARIABLES = [
+  'AWS_ENDPOINT_URL',
+  'AWS_ENDPOINT_URL_S3',
+  'AWS_ENDPOINT_URL_SQS',
+  'AWS_ENDPOINT_URL_DYNAMODB',
+  'AWS_ENDPOINT_URL_SECRETS_MANAGER',
+] as const;
+
+const numberFrom = (value: string | undefined, fallback: number) => (value ? Number(value) : fallback);
+
+/**
+ * Starts everything `npm start` needs: the AWS stand-ins (unless endpoint variables point elsewhere),
+ * the tables, bucket and queues declared in serverless.yml, and the functions under
+ * serverless-offline. Stops in reverse order; a failure part-way stops what had started.
+ */
+export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
+  const env = { ...process.env, ...options.env };
+  const log = options.log ?? (() => {});
+  const stage = options.stage ?? 'local';
+  const dataDir = resolve(options.dataDir);
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const stoppers: (() => Promise<void>)[] = [];
+  const stop = async () => {
+    for (const stopOne of stoppers.reverse().splice(0)) {
+      await stopOne().catch((error: unknown) => log(`stop failed: ${String(error)}`));
+    }
+  };
+
+  try {
+    const external = ENDPOINT_VARIABLES.some((name) => env[name]);
+    const awsPort = numberFrom(env.SLUICE_LOCAL_AWS_PORT, options.awsPort ?? 4566);
+    const dynamodbPort = numberFrom(env.SLUICE_LOCAL_DYNAMODB_PORT, options.dynamodbPort ?? 8000);
+    const secretsPort = numberFrom(env.SLUICE_LOCAL_SECRETS_PORT, options.secretsPort ?? 4584);
+    const endpoints = external
+      ? {
+          s3: env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL ?? '',
+          sqs: env.AWS_ENDPOINT_URL_SQS ?? env.AWS_ENDPOINT_URL ?? '',
+          dynamodb: env.AWS_ENDPOINT_URL_DYNAMODB ?? env.AWS_ENDPOINT_URL ?? '',
+          secretsManager: env.AWS_ENDPOINT_URL_SECRETS_MANAGER ?? env.AWS_ENDPOINT_URL ?? '',
+        }
+      : {
+          s3: `http://127.0.0.1:${awsPort}`,
+          sqs: `http://127.0.0.1:${awsPort}`,
+          dynamodb: `http://127.0.0.1:${dynamodbPort}`,
+          secretsManager: `http://127.0.0.1:${secretsPort}`,
+        };
+
+    if (!external) {
+      const fauxqs = await startLocalS3AndSqs({ port: awsPort, dataDir: join(dataDir, 'fauxqs') });
+      stoppers.push(() => fauxqs.stop());
+      log(`S3 + SQS (fauxqs)       ${endpoints.s3}`);
+
+      const secrets = await startSecretsManager({ port: secretsPort, stateFile: join(dataDir, 'secrets.json') });
+      stoppers.push(() => secrets.stop());
+      log(`Secrets Manager (local) ${endpoints.secretsManager}`);
+
+      const dynamodb = startDynamoDbLocal({ port: dynamodbPort, dataDir: join(dataDir, 'dynamodb') });
+      stoppers.push(() => stopChild(dynamodb));
+      await waitFor('DynamoDB Local', dynamodb, async () => {
+        const client = new DynamoDBClient({ endpoint: endpoints.dynamodb, region: 'us-east-1', credentials: LOCAL_CREDENTIALS });
+        try {
+          await client.send(new ListTablesCommand({}));
+        } finally {
+          client.destroy();
+        }
+      });
+      log(`DynamoDB (Local)        ${endpoints.dynamodb}`);
+    }
+
+    const region = env.AWS_REGION ?? 'us-east-1';
+    const stackEnv: Record<string, string> = {
+      AWS_REGION: region,
+      AWS_ACCESS_KEY_ID: env.AWS_ACCESS_KEY_ID ?? LOCAL_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: env.AWS_SECRET_ACCESS_KEY ?? LOCAL_CREDENTIALS.secretAccessKey,
+      AWS_ENDPOINT_URL_S3: endpoints.s3,
+      AWS_ENDPOINT_URL_SQS: endpoints.sqs,
+      AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodb,
+      AWS_ENDPOINT_URL_SECRETS_MANAGER: endpoints.secretsManager,
+      S3_FORCE_PATH_STYLE: env.S3_FORCE_PATH_STYLE ?? 'true',
+    };
+
+    const service = await resolveService(options.projectRoot, stage, join(dataDir, 'cache'));
+    const clientConfig = { region, credentials: { accessKeyId: stackEnv.AWS_ACCESS_KEY_ID!, secretAccessKey: stackEnv.AWS_SECRET_ACCESS_KEY! } };
+    const clients = {
+      dynamodb: new DynamoDBClient({ ...clientConfig, endpoint: endpoints.dynamodb }),
+      s3: new S3Client({ ...clientConfig, endpoint: endpoints.s3, forcePathStyle: stackEnv.S3_FORCE_PATH_STYLE === 'true' }),
+      sqs: new SQSClient({ ...clientConfig, endpoint: endpoints.sqs }),
+    };
+    const queueUrls = await provision(service, clients).finally(() => {
+      for (const client of Object.values(clients)) client.destroy();
+    });
+    log(`Tables, bucket and ${Object.keys(queueUrls).length} queues ready`);
+
+    const apiToken = env.SLUICE_API_TOKEN || randomBytes(24).toString('base64url');
+    const apiPort = numberFrom(env.PORT, options.apiPort ?? 3000);
+    const lambdaPort = numberFrom(env.SLUICE_LAMBDA_PORT, options.lambdaPort ?? 3002);
+    const functionEnv: NodeJS.ProcessEnv = {
+      ...env,
+      ...stackEnv,
+      SLUICE_API_TOKEN: apiToken,
+      PORT: String(apiPort),
+      SLUICE_LAMBDA_PORT: String(lambdaPort),
+      SLS_TELEMETRY_DISABLED: '1',
+      SLS_NOTIFICATIONS_MODE: 'off',
+    };
+    const offline = spawn(
+      process.execPath,
+      [join(options.projectRoot, 'node_modules/serverless/bin/serverless.js'), 'offline', 'start', '--stage', stage],
+      { cwd: options.projectRoot, env: functionEnv, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
+    );
+    stoppers.push(() => stopChild(offline, true));
+    const forward = (chunk: Buffer) => options.functionOutput?.(chunk.toString('utf8'));
+    offline.stdout?.on('data', forward);
+    offline.stderr?.on('data', forward);
+    const apiUrl = `http://127.0.0.1:${apiPort}`;
+    await waitFor(
+      'serverless-offline',
+      offline,
+      async () => {
+        const response = await fetch(`${apiUrl}/health`);
+        if (response.status !== 200) throw new Error(`health answered ${response.status}`);
+      },
+      120_000,
+    );
+    log(`API                     ${apiUrl}`);
+
+    return {
+      apiUrl,
+      apiToken,
+      endpoints,
+      env: { ...stackEnv, SLUICE_API_TOKEN: apiToken },
+      queueUrls,
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+export const LOCAL_CREDENTIALS = { accessKeyId: 'sluicelocal', secretAccessKey: 'sluicelocal' };
+
+/** Polls `probe` until it succeeds; fails early if `child` exits. */
+async function waitFor(name: string, child: ChildProcess, probe: () => Promise<void>, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let exited: number | null | undefined;
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString('utf8')).slice(-4000);
+  });
+  child.once('exit', (code) => {
+    exited = code;
+  });
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    if (exited !== undefined) throw new Error(`${name} exited with code ${exited} before it was ready:\n${stderr}`);
+    try {
+      await probe();
+      return;
+    } catch (error) {
+      lastError = error;
+      await new Promise((resolveDelay) => setTimeout(resolveDelay, 250));
+    }
+  }
+  throw new Error(`${name} was not ready after ${timeoutMs} ms: ${String(lastError)}\n${stderr}`);
+}
+
+/** SIGTERM, then SIGKILL after 5 s; `group` signals the child's whole process group. */
+async function stopChild(child: ChildProcess, group = false): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const signal = (name: NodeJS.Signals) => {
+    try {
+      if (group && child.pid) process.kill(-child.pid, name);
+      else child.kill(name);
+    } catch {
+      // already gone
+    }
+  };
+  const exited = once(child, 'exit');
+  signal('SIGTERM');
+  const timer = setTimeout(() => signal('SIGKILL'), 5000);
+  await exited;
+  clearTimeout(timer);
+}

@@ -1,0 +1,56 @@
+import { resolve } from 'node:path';
+import { MissingJavaError } from './local/dynamodb';
+import { startLocalStack } from './local/stack';
+
+/**
+ * `npm start`: runs sluice on the embedded local stack (or on the endpoints in AWS_ENDPOINT_URL*),
+ * prints where everything is, and stops every child process on Ctrl-C.
+ */
+async function main(): Promise<void> {
+  const projectRoot = resolve(import.meta.dirname, '..');
+  const dataDir = resolve(projectRoot, process.env.SLUICE_DATA_DIR ?? '.sluice');
+  console.log('Starting sluice locally ...');
+  const stack = await startLocalStack({
+    projectRoot,
+    dataDir,
+    log: (line) => console.log(`  ${line}`),
+    functionOutput: (chunk) => process.stdout.write(chunk),
+  });
+  console.log(
+    [
+      '',
+      'sluice is running.',
+      `  API URL     ${stack.apiUrl}   (OpenAPI: ${stack.apiUrl}/openapi.json)`,
+      `  API token   ${stack.apiToken}`,
+      `  S3          ${stack.endpoints.s3}   bucket ${process.env.S3_BUCKET ?? 'sluice-ingest'}`,
+      `  SQS         ${stack.endpoints.sqs}`,
+      `  DynamoDB    ${stack.endpoints.dynamodb}`,
+      `  Secrets     ${stack.endpoints.secretsManager}`,
+      `  Data        ${dataDir}`,
+      '',
+      `Try: curl -H "Authorization: Bearer ${stack.apiToken}" ${stack.apiUrl}/servers`,
+      'Press Ctrl-C to stop.',
+      '',
+    ].join('\n'),
+  );
+  let stopping = false;
+  const shutdown = async () => {
+    if (stopping) return;
+    stopping = true;
+    console.log('\nStopping ...');
+    await stack.stop();
+    console.log('Stopped.');
+    process.exit(0);
+  };
+  process.on('SIGINT', shutdown);
+  process.on('SIGTERM', shutdown);
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof MissingJavaError) {
+    console.error(error.message);
+  } else {
+    console.error(`sluice failed to start: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  process.exit(1);
+});
