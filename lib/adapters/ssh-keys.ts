@@ -1,4 +1,6 @@
-import { utils } from 'ssh2';
+import ssh2 from 'ssh2';
+
+const { utils } = ssh2;
 
 /**
  * Parses a private key the way the SFTP client will, so a key that cannot be used is refused when it is

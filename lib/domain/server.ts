@@ -116,6 +116,11 @@ export const keyPrefix = z
   )
   .transform((value) => value.replace(/\/$/, ''));
 
+/** Cross-field rules run even when single fields failed, so one response names every problem. */
+function isObjectPayload(payload: { value: unknown }): boolean {
+  return typeof payload.value === 'object' && payload.value !== null && !Array.isArray(payload.value);
+}
+
 const serverFields = {
   name: serverName,
   host,
@@ -148,16 +153,20 @@ export const CreateServerInput = z
     active: z.boolean().default(true),
     keyPrefix: keyPrefix.optional(),
   })
-  .superRefine((input, context) => {
-    if (input.password === undefined && input.privateKey === undefined) {
-      context.addIssue({ code: 'custom', path: ['password'], message: 'exactly one of password or privateKey is required' });
-    }
-    if (input.password !== undefined && input.privateKey !== undefined) {
-      context.addIssue({ code: 'custom', path: ['privateKey'], message: 'give either password or privateKey, not both' });
-    }
-    if (input.passphrase !== undefined && input.privateKey === undefined) {
-      context.addIssue({ code: 'custom', path: ['passphrase'], message: 'passphrase is only allowed with privateKey' });
-    }
+  .refine((input) => input.password !== undefined || input.privateKey !== undefined, {
+    path: ['password'],
+    message: 'exactly one of password or privateKey is required',
+    when: isObjectPayload,
+  })
+  .refine((input) => input.password === undefined || input.privateKey === undefined, {
+    path: ['privateKey'],
+    message: 'give either password or privateKey, not both',
+    when: isObjectPayload,
+  })
+  .refine((input) => input.passphrase === undefined || input.privateKey !== undefined, {
+    path: ['passphrase'],
+    message: 'passphrase is only allowed with privateKey',
+    when: isObjectPayload,
   });
 export type CreateServerInput = z.infer<typeof CreateServerInput>;
 
@@ -179,16 +188,16 @@ export const UpdateServerInput = z
     keyPrefix,
   })
   .partial()
-  .superRefine((input, context) => {
-    if (Object.keys(input).length === 0) {
-      context.addIssue({ code: 'custom', path: [], message: 'give at least one field to change' });
-    }
-    if (input.password !== undefined && input.privateKey !== undefined) {
-      context.addIssue({ code: 'custom', path: ['privateKey'], message: 'give either password or privateKey, not both' });
-    }
-    if (input.passphrase !== undefined && input.privateKey === undefined) {
-      context.addIssue({ code: 'custom', path: ['passphrase'], message: 'a new passphrase must come with its privateKey' });
-    }
+  .refine((input) => Object.keys(input).length > 0, { path: [], message: 'give at least one field to change', when: isObjectPayload })
+  .refine((input) => input.password === undefined || input.privateKey === undefined, {
+    path: ['privateKey'],
+    message: 'give either password or privateKey, not both',
+    when: isObjectPayload,
+  })
+  .refine((input) => input.passphrase === undefined || input.privateKey !== undefined, {
+    path: ['passphrase'],
+    message: 'a new passphrase must come with its privateKey',
+    when: isObjectPayload,
   });
 export type UpdateServerInput = z.infer<typeof UpdateServerInput>;
 

@@ -1,0 +1,88 @@
+import { spawn } from 'node:child_process';
+import { createWriteStream, globSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { startLocalStack, type LocalStack } from './local/stack';
+
+/**
+ * `npm test [unit|integration]`: unit tests need nothing; integration tests get a private local
+ * stack on test ports (so a running `npm start` is not disturbed) in a throw-away data directory.
+ * Ends with the plain summary line `N passed, N failed`.
+ */
+const projectRoot = resolve(import.meta.dirname, '..');
+const layer = process.argv[2];
+const layers = layer === 'unit' || layer === 'integration' ? [layer] : ['unit', 'integration'];
+
+async function main(): Promise<number> {
+  const files = layers.flatMap((name) => globSync(`test/${name}/**/*.test.ts`, { cwd: projectRoot }).sort());
+  let stack: LocalStack | undefined;
+  const dataDir = mkdtempSync(join(tmpdir(), 'sluice-test-'));
+  const functionLog = join(dataDir, 'functions.log');
+  const env: NodeJS.ProcessEnv = { ...process.env, SLUICE_TEST_DATA_DIR: dataDir };
+  try {
+    if (layers.includes('integration')) {
+      const logStream = createWriteStream(functionLog);
+      console.log('Starting the local stack for integration tests ...');
+      const testEnv = { ...process.env };
+      for (const name of Object.keys(testEnv)) if (name.startsWith('AWS_ENDPOINT_URL')) delete testEnv[name];
+      stack = await startLocalStack({
+        projectRoot,
+        dataDir: join(dataDir, 'stack'),
+        env: {
+          ...testEnv,
+          PORT: process.env.SLUICE_TEST_API_PORT ?? '3100',
+          SLUICE_LAMBDA_PORT: '3102',
+          SLUICE_LOCAL_AWS_PORT: '4666',
+          SLUICE_LOCAL_DYNAMODB_PORT: '8100',
+          SLUICE_LOCAL_SECRETS_PORT: '4684',
+          SLUICE_API_TOKEN: '',
+          LOG_LEVEL: 'debug',
+        },
+        log: (line) => console.log(`  ${line}`),
+        functionOutput: (chunk) => logStream.write(chunk),
+      });
+      Object.assign(env, stack.env, {
+        SLUICE_TEST_API_URL: stack.apiUrl,
+        SLUICE_TEST_API_TOKEN: stack.apiToken,
+        SLUICE_TEST_FUNCTION_LOG: functionLog,
+        SLUICE_TEST_STAGE: 'local',
+      });
+    }
+    return await runNodeTests(files, env);
+  } finally {
+    await stack?.stop();
+    if (!process.env.SLUICE_KEEP_TEST_DATA) rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+function runNodeTests(files: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  return new Promise((resolveRun, reject) => {
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-concurrency=2', ...files],
+      { cwd: projectRoot, env, stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      process.stdout.write(chunk);
+      output = (output + chunk.toString('utf8')).slice(-20_000);
+    });
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      const count = (label: string) => Number(new RegExp(`ℹ ${label} (\\d+)`).exec(output)?.[1] ?? 0);
+      const passed = count('pass');
+      const failed = count('fail') + count('cancelled');
+      console.log(`${passed} passed, ${failed} failed`);
+      resolveRun(code === 0 && failed === 0 && passed > 0 ? 0 : 1);
+    });
+  });
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(error instanceof Error ? error.message : String(error));
+    console.log('0 passed, 1 failed');
+    process.exit(1);
+  },
+);

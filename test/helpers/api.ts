@@ -1,0 +1,63 @@
+import { readFileSync } from 'node:fs';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+
+function required(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set: run integration tests through "npm test"`);
+  return value;
+}
+
+export const apiUrl = () => required('SLUICE_TEST_API_URL');
+export const apiToken = () => required('SLUICE_TEST_API_TOKEN');
+export const stage = () => process.env.SLUICE_TEST_STAGE ?? 'local';
+
+export interface ApiResponse {
+  status: number;
+  headers: Headers;
+  text: string;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  json: any;
+}
+
+/** Calls the API over HTTP with the test token unless `token` says otherwise (null: no header). */
+export async function api(
+  method: string,
+  path: string,
+  options: { body?: unknown; rawBody?: string; token?: string | null; headers?: Record<string, string> } = {},
+): Promise<ApiResponse> {
+  const token = options.token === undefined ? apiToken() : options.token;
+  const headers: Record<string, string> = { ...(token === null ? {} : { authorization: `Bearer ${token}` }) };
+  let body: string | undefined;
+  if (options.body !== undefined) {
+    headers['content-type'] = 'application/json';
+    body = JSON.stringify(options.body);
+  } else if (options.rawBody !== undefined) {
+    body = options.rawBody;
+  }
+  const response = await fetch(`${apiUrl()}${path}`, { method, headers: { ...headers, ...options.headers }, body });
+  const text = await response.text();
+  let json: unknown;
+  try {
+    json = text ? JSON.parse(text) : undefined;
+  } catch {
+    json = undefined;
+  }
+  return { status: response.status, headers: response.headers, text, json };
+}
+
+/** Everything the functions have printed so far (their JSON log lines and serverless-offline's). */
+export function functionLog(): string {
+  return readFileSync(required('SLUICE_TEST_FUNCTION_LOG'), 'utf8');
+}
+
+const credentials = { accessKeyId: process.env.AWS_ACCESS_KEY_ID ?? 'x', secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY ?? 'x' };
+export const secretsClient = () => new SecretsManagerClient({ region: 'us-east-1', credentials });
+export const dynamoClient = () => new DynamoDBClient({ region: 'us-east-1', credentials });
+
+let counter = 0;
+/** A server name unique to this test run, so test files can share one stack. */
+export function uniqueName(prefix = 'srv'): string {
+  counter++;
+  return `${prefix}-${process.pid}-${Date.now().toString(36)}-${counter}`;
+}

@@ -1,0 +1,83 @@
+import type { ServerCredentials } from '../../lib/domain/credentials';
+import type { ServerRecord } from '../../lib/domain/server';
+import type { Logger, Page, PutResult, SecretStore, ServerStore, UpdateResult } from '../../lib/ports';
+import type { ServerDeps } from '../../lib/use-cases/servers';
+
+/** In-memory ServerStore with the same contract as the DynamoDB one (unique names, versions). */
+export class InMemoryServerStore implements ServerStore {
+  readonly servers = new Map<string, ServerRecord>();
+
+  async create(server: ServerRecord): Promise<PutResult> {
+    if ([...this.servers.values()].some((existing) => existing.name === server.name)) return 'name-taken';
+    this.servers.set(server.id, structuredClone(server));
+    return 'created';
+  }
+  async get(id: string) {
+    const server = this.servers.get(id);
+    return server && structuredClone(server);
+  }
+  async list(limit: number, nextToken?: string): Promise<Page<ServerRecord>> {
+    const all = [...this.servers.values()].sort((a, b) => `${a.createdAt}#${a.id}`.localeCompare(`${b.createdAt}#${b.id}`));
+    const start = nextToken === undefined ? 0 : Number(nextToken);
+    const items = all.slice(start, start + limit);
+    return { items, ...(start + limit < all.length ? { nextToken: String(start + limit) } : {}) };
+  }
+  async update(server: ServerRecord, expectedVersion: number, previousName: string): Promise<UpdateResult> {
+    const current = this.servers.get(server.id);
+    if (!current) return 'missing';
+    if (current.version !== expectedVersion) return 'stale';
+    if (server.name !== previousName && [...this.servers.values()].some((other) => other.name === server.name)) return 'name-taken';
+    this.servers.set(server.id, structuredClone(server));
+    return 'updated';
+  }
+  async delete(server: ServerRecord) {
+    return this.servers.delete(server.id);
+  }
+}
+
+export class InMemorySecretStore implements SecretStore {
+  readonly secrets = new Map<string, { name: string; value: ServerCredentials; versions: number }>();
+  async create(name: string, credentials: ServerCredentials) {
+    const arn = `arn:aws:secretsmanager:us-east-1:000000000000:secret:${name}-abc123`;
+    this.secrets.set(arn, { name, value: credentials, versions: 1 });
+    return arn;
+  }
+  async replace(arn: string, credentials: ServerCredentials) {
+    const secret = this.secrets.get(arn);
+    if (!secret) throw new Error('no such secret');
+    secret.value = credentials;
+    secret.versions++;
+  }
+  async read(arn: string) {
+    const secret = this.secrets.get(arn);
+    if (!secret) throw new Error('no such secret');
+    return secret.value;
+  }
+  async delete(arn: string) {
+    this.secrets.delete(arn);
+  }
+}
+
+export class RecordingLogger implements Logger {
+  readonly lines: { level: string; event: string; fields: Record<string, unknown> }[] = [];
+  debug = (event: string, fields: Record<string, unknown> = {}) => void this.lines.push({ level: 'debug', event, fields });
+  info = (event: string, fields: Record<string, unknown> = {}) => void this.lines.push({ level: 'info', event, fields });
+  warn = (event: string, fields: Record<string, unknown> = {}) => void this.lines.push({ level: 'warn', event, fields });
+  error = (event: string, fields: Record<string, unknown> = {}) => void this.lines.push({ level: 'error', event, fields });
+}
+
+export function fakeServerDeps(overrides: Partial<Omit<ServerDeps, 'servers' | 'secrets' | 'logger'>> = {}) {
+  let tick = 0;
+  let nextId = 0;
+  const deps: ServerDeps & { servers: InMemoryServerStore; secrets: InMemorySecretStore; logger: RecordingLogger } = {
+    servers: new InMemoryServerStore(),
+    secrets: new InMemorySecretStore(),
+    clock: { now: () => new Date(Date.UTC(2026, 0, 1, 0, 0, tick++)) },
+    ids: { newId: () => `00000000-0000-4000-8000-${String(++nextId).padStart(12, '0')}` },
+    logger: new RecordingLogger(),
+    secretPrefix: 'sluice/test/servers/',
+    checkPrivateKey: () => undefined,
+    ...overrides,
+  };
+  return deps;
+}

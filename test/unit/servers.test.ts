@@ -1,0 +1,126 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { CreateServerInput, UpdateServerInput } from '../../lib/domain/server';
+import { ConflictError, NotFoundError, ValidationError } from '../../lib/errors';
+import { createServer, deleteServer, getServer, listServers, updateServer } from '../../lib/use-cases/servers';
+import { fakeServerDeps } from '../helpers/fakes';
+
+const input = (fields: Record<string, unknown> = {}) =>
+  CreateServerInput.parse({ name: 'acme', host: 'sftp.example.com', username: 'ingest', password: 'hunter2-secret', ...fields });
+
+describe('createServer', () => {
+  it('stores credentials in a secret and only the secret ARN in the record', async () => {
+    const deps = fakeServerDeps();
+    const view = await createServer(input(), deps);
+    const record = deps.servers.servers.get(view.id)!;
+    assert.match(record.secretArn, /^arn:aws:secretsmanager:.*:secret:sluice\/test\/servers\//);
+    assert.doesNotMatch(JSON.stringify(record), /hunter2-secret/);
+    assert.deepEqual(await deps.secrets.read(record.secretArn), { type: 'password', password: 'hunter2-secret' });
+    assert.doesNotMatch(JSON.stringify(view), /hunter2-secret|secretArn/);
+  });
+
+  it('applies the defaults the API documents', async () => {
+    const view = await createServer(input(), fakeServerDeps());
+    assert.deepEqual(
+      { port: view.port, remoteDir: view.remoteDir, pattern: view.pattern, recursive: view.recursive, pollIntervalSeconds: view.pollIntervalSeconds, active: view.active, keyPrefix: view.keyPrefix, hostKey: view.hostKey },
+      { port: 22, remoteDir: '/', pattern: '*', recursive: false, pollIntervalSeconds: 5, active: true, keyPrefix: 'acme', hostKey: null },
+    );
+  });
+
+  it('refuses a duplicate name and deletes the secret it had created', async () => {
+    const deps = fakeServerDeps();
+    await createServer(input(), deps);
+    await assert.rejects(createServer(input({ password: 'other' }), deps), ConflictError);
+    assert.equal(deps.secrets.secrets.size, 1);
+  });
+
+  it('refuses a private key the SSH library cannot parse, naming the field', async () => {
+    const deps = fakeServerDeps({ checkPrivateKey: () => 'could not be parsed as a private key' });
+    await assert.rejects(
+      createServer(input({ password: undefined, privateKey: '-----BEGIN OPENSSH PRIVATE KEY-----\nnope' }), deps),
+      (error: unknown) => error instanceof ValidationError && error.issues[0]?.field === 'privateKey',
+    );
+    assert.equal(deps.secrets.secrets.size, 0);
+  });
+
+  it('never logs credentials', async () => {
+    const deps = fakeServerDeps();
+    await createServer(input(), deps);
+    assert.doesNotMatch(JSON.stringify(deps.logger.lines), /hunter2-secret/);
+  });
+});
+
+describe('updateServer', () => {
+  it('rotates the secret in place when a new password is given', async () => {
+    const deps = fakeServerDeps();
+    const { id } = await createServer(input(), deps);
+    const arn = deps.servers.servers.get(id)!.secretArn;
+    await updateServer(id, UpdateServerInput.parse({ password: 'rotated-pw' }), deps);
+    assert.deepEqual(await deps.secrets.read(arn), { type: 'password', password: 'rotated-pw' });
+    assert.equal(deps.secrets.secrets.get(arn)!.versions, 2);
+  });
+
+  it('switches from password to key authentication', async () => {
+    const deps = fakeServerDeps();
+    const { id } = await createServer(input(), deps);
+    const view = await updateServer(id, UpdateServerInput.parse({ privateKey: '-----BEGIN OPENSSH PRIVATE KEY-----\nk' }), deps);
+    assert.equal(view.authMethod, 'privateKey');
+  });
+
+  it('leaves the secret alone when no credential changes', async () => {
+    const deps = fakeServerDeps();
+    const { id } = await createServer(input(), deps);
+    const view = await updateServer(id, UpdateServerInput.parse({ active: false, hostKey: null }), deps);
+    assert.equal(view.active, false);
+    assert.equal([...deps.secrets.secrets.values()][0]!.versions, 1);
+  });
+
+  it('refuses a rename onto another server name', async () => {
+    const deps = fakeServerDeps();
+    await createServer(input({ name: 'first' }), deps);
+    const { id } = await createServer(input({ name: 'second' }), deps);
+    await assert.rejects(updateServer(id, UpdateServerInput.parse({ name: 'first' }), deps), ConflictError);
+  });
+
+  it('reports an unknown id as not found', async () => {
+    await assert.rejects(updateServer('missing', UpdateServerInput.parse({ active: false }), fakeServerDeps()), NotFoundError);
+  });
+});
+
+describe('deleteServer', () => {
+  it('removes the record and its secret', async () => {
+    const deps = fakeServerDeps();
+    const { id } = await createServer(input(), deps);
+    await deleteServer(id, deps);
+    await assert.rejects(getServer(id, deps), NotFoundError);
+    assert.equal(deps.secrets.secrets.size, 0);
+  });
+
+  it('logs (by ARN only) a secret it could not delete, and still deletes the server', async () => {
+    const deps = fakeServerDeps();
+    const { id } = await createServer(input(), deps);
+    deps.secrets.delete = async () => {
+      throw new Error('throttled');
+    };
+    await deleteServer(id, deps);
+    const line = deps.logger.lines.find((entry) => entry.event === 'secret_delete_failed');
+    assert.ok(line);
+    assert.doesNotMatch(JSON.stringify(line), /hunter2-secret/);
+  });
+});
+
+describe('listServers', () => {
+  it('pages through every server exactly once', async () => {
+    const deps = fakeServerDeps();
+    for (let index = 0; index < 5; index++) await createServer(input({ name: `s${index}` }), deps);
+    const seen: string[] = [];
+    let nextToken: string | undefined;
+    do {
+      const page = await listServers(2, nextToken, deps);
+      assert.ok(page.items.length <= 2);
+      seen.push(...page.items.map((item) => item.name));
+      nextToken = page.nextToken;
+    } while (nextToken);
+    assert.deepEqual(seen, ['s0', 's1', 's2', 's3', 's4']);
+  });
+});
