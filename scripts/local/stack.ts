@@ -142,6 +142,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       SLUICE_LAMBDA_PORT: String(lambdaPort),
       SLS_TELEMETRY_DISABLED: '1',
       SLS_NOTIFICATIONS_MODE: 'off',
+      SLUICE_ESBUILD_DIR: `.esbuild/offline-${apiPort}`,
     };
     const offline = spawn(
       process.execPath,
