@@ -26,7 +26,9 @@ export function awsClients(config: Config) {
       return (s3 ??= new S3Client({ region, forcePathStyle: config.S3_FORCE_PATH_STYLE }));
     },
     get sqs() {
-      return (sqs ??= new SQSClient({ region }));
+      // Send to the configured endpoint rather than the queue URL's host: emulators hand out queue
+      // URLs whose hosts (sqs.<region>.localhost) need not resolve.
+      return (sqs ??= new SQSClient({ region, useQueueUrlAsEndpoint: false }));
     },
   };
 }

@@ -22,7 +22,9 @@ interface CfnResource {
 }
 
 export interface ResolvedService {
+  service: string;
   provider: { environment: Record<string, string>; region: string };
+  functions: Record<string, { events?: { sqs?: { arn: unknown; batchSize?: number; functionResponseType?: string; maximumConcurrency?: number } }[] }>;
   resources: { Resources: Record<string, CfnResource> };
 }
 

@@ -10,6 +10,7 @@ import { startDynamoDbLocal } from './dynamodb';
 import { startLocalS3AndSqs } from './fauxqs';
 import { provision, resolveService } from './provision';
 import { startSecretsManager } from './secrets-manager';
+import { sqsMappings, startSqsEventSources, type Invoke } from './sqs-event-source';
 
 export interface LocalStackOptions {
   projectRoot: string;
@@ -164,6 +165,33 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       120_000,
     );
     log(`API                     ${apiUrl}`);
+
+    const mappings = sqsMappings(service.functions, service.resources.Resources);
+    if (mappings.length > 0) {
+      const invoke: Invoke = async (functionName, event) => {
+        const response = await fetch(
+          `http://127.0.0.1:${lambdaPort}/2015-03-31/functions/${service.service}-${stage}-${functionName}/invocations`,
+          { method: 'POST', body: JSON.stringify(event) },
+        );
+        const text = await response.text();
+        const functionError = response.headers.get('x-amz-function-error');
+        if (!response.ok || functionError) return { error: `${functionError ?? `HTTP ${response.status}`}: ${text.slice(0, 500)}` };
+        return { payload: text ? JSON.parse(text) : undefined };
+      };
+      const sqs = new SQSClient({ ...clientConfig, endpoint: endpoints.sqs });
+      const runner = startSqsEventSources({
+        sqs,
+        mappings,
+        invoke,
+        region,
+        log: (event, fields) => options.functionOutput?.(`${JSON.stringify({ level: 'warn', event, ...fields })}\n`),
+      });
+      stoppers.push(async () => {
+        await runner.stop();
+        sqs.destroy();
+      });
+      log(`SQS event sources       ${mappings.map((mapping) => `${mapping.queueName} -> ${mapping.functionName}`).join(', ')}`);
+    }
 
     return {
       apiUrl,
