@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { startDynamoDbLocal } from './dynamodb';
+import { assertJava, startDynamoDbLocal } from './dynamodb';
 import { startLocalS3AndSqs } from './fauxqs';
 import { provision, resolveService } from './provision';
 import { startSecretsManager } from './secrets-manager';
@@ -87,6 +87,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         };
 
     if (!external) {
+      assertJava();
       const fauxqs = await startLocalS3AndSqs({ port: awsPort, dataDir: join(dataDir, 'fauxqs') });
       stoppers.push(() => fauxqs.stop());
       log(`S3 + SQS (fauxqs)       ${endpoints.s3}`);

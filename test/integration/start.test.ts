@@ -1,0 +1,105 @@
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+
+const dataDir = mkdtempSync(join(tmpdir(), 'sluice-start-'));
+after(() => rmSync(dataDir, { recursive: true, force: true }));
+
+const ports = { PORT: '3200', SLUICE_LAMBDA_PORT: '3202', SLUICE_LOCAL_AWS_PORT: '4766', SLUICE_LOCAL_DYNAMODB_PORT: '8200', SLUICE_LOCAL_SECRETS_PORT: '4784' };
+
+function baseEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, ...ports, SLUICE_DATA_DIR: dataDir, SLUICE_API_TOKEN: 'start-test-token-0123456789' };
+  for (const name of Object.keys(env)) if (name.startsWith('AWS_ENDPOINT_URL')) delete env[name];
+  return env;
+}
+
+function startService(env: NodeJS.ProcessEnv): { child: ChildProcess; output: () => string; ready: Promise<void> } {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  const ready = new Promise<void>((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString('utf8');
+      if (output.includes('Press Ctrl-C to stop.')) resolve();
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`npm start exited with ${code}:\n${output}`)));
+    setTimeout(() => reject(new Error(`npm start not ready in time:\n${output}`)), 120_000).unref();
+  });
+  return { child, output: () => output, ready };
+}
+
+async function interrupt(child: ChildProcess): Promise<number | null> {
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  child.kill('SIGINT');
+  return exited;
+}
+
+function portOpen(port: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(Number(port), '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+const authorized = { authorization: 'Bearer start-test-token-0123456789', 'content-type': 'application/json' };
+
+describe('npm start', () => {
+  it('prints where everything is, keeps data across restarts, and Ctrl-C stops every process', async () => {
+    const first = startService(baseEnv());
+    let id: string;
+    try {
+      await first.ready;
+      const printed = first.output();
+      for (const expected of ['API URL     http://127.0.0.1:3200', 'API token   start-test-token-0123456789', 'http://127.0.0.1:4766', 'http://127.0.0.1:8200', 'http://127.0.0.1:4784']) {
+        assert.ok(printed.includes(expected), `prints ${expected}`);
+      }
+      assert.equal((await fetch('http://127.0.0.1:3200/health')).status, 200);
+      const created = await fetch('http://127.0.0.1:3200/servers', {
+        method: 'POST',
+        headers: authorized,
+        body: JSON.stringify({ name: 'persisted', host: '127.0.0.1', username: 'u', password: 'start-test-password' }),
+      });
+      assert.equal(created.status, 201);
+      id = ((await created.json()) as { id: string }).id;
+    } finally {
+      assert.equal(await interrupt(first.child), 0, first.output());
+    }
+    for (const port of Object.values(ports)) assert.equal(await portOpen(port), false, `port ${port} released`);
+
+    const second = startService(baseEnv());
+    try {
+      await second.ready;
+      const read = await fetch(`http://127.0.0.1:3200/servers/${id}`, { headers: authorized });
+      assert.equal(read.status, 200, 'the server registered before the restart is still there');
+    } finally {
+      assert.equal(await interrupt(second.child), 0);
+    }
+    assert.doesNotMatch(first.output() + second.output(), /start-test-password/);
+  });
+
+  it('says what to install when Java is missing, without a stack trace', () => {
+    // A PATH holding only node, wherever node lives (it may share /usr/bin with java).
+    const nodeOnly = mkdtempSync(join(tmpdir(), 'sluice-node-only-'));
+    symlinkSync(process.execPath, join(nodeOnly, 'node'));
+    const result = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], {
+      env: { ...baseEnv(), PATH: nodeOnly },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    assert.equal(result.status, 1);
+    const output = result.stdout + result.stderr;
+    assert.match(output, /Java was not found/);
+    assert.match(output, /apt-get install -y openjdk-17-jre-headless/);
+    assert.doesNotMatch(output, /\n\s+at /, 'no stack trace');
+    rmSync(nodeOnly, { recursive: true, force: true });
+  });
+});
