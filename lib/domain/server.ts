@@ -138,6 +138,20 @@ const serverFields = {
   keyPrefix,
 };
 
+type Credentials = { password?: string; privateKey?: string; passphrase?: string };
+
+type CredentialRule = [(input: Credentials) => boolean, { path: string[]; message: string; when: typeof isObjectPayload }];
+
+const notBothSecrets: CredentialRule = [
+  (input) => input.password === undefined || input.privateKey === undefined,
+  { path: ['privateKey'], message: 'give either password or privateKey, not both', when: isObjectPayload },
+];
+
+const passphraseNeedsKey: CredentialRule = [
+  (input) => input.passphrase === undefined || input.privateKey !== undefined,
+  { path: ['passphrase'], message: 'passphrase is only allowed together with privateKey', when: isObjectPayload },
+];
+
 export const CreateServerInput = z
   .strictObject({
     ...serverFields,
@@ -158,47 +172,17 @@ export const CreateServerInput = z
     message: 'exactly one of password or privateKey is required',
     when: isObjectPayload,
   })
-  .refine((input) => input.password === undefined || input.privateKey === undefined, {
-    path: ['privateKey'],
-    message: 'give either password or privateKey, not both',
-    when: isObjectPayload,
-  })
-  .refine((input) => input.passphrase === undefined || input.privateKey !== undefined, {
-    path: ['passphrase'],
-    message: 'passphrase is only allowed with privateKey',
-    when: isObjectPayload,
-  });
+  .refine(...notBothSecrets)
+  .refine(...passphraseNeedsKey);
 export type CreateServerInput = z.infer<typeof CreateServerInput>;
 
+/** Any subset of the fields; `hostKey: null` clears the pinned key. */
 export const UpdateServerInput = z
-  .strictObject({
-    name: serverName,
-    host,
-    port,
-    username,
-    password,
-    privateKey,
-    passphrase,
-    remoteDir,
-    pattern,
-    recursive: z.boolean(),
-    pollIntervalSeconds,
-    hostKey: hostKey.nullable(),
-    active: z.boolean(),
-    keyPrefix,
-  })
+  .strictObject({ ...serverFields, hostKey: hostKey.nullable() })
   .partial()
   .refine((input) => Object.keys(input).length > 0, { path: [], message: 'give at least one field to change', when: isObjectPayload })
-  .refine((input) => input.password === undefined || input.privateKey === undefined, {
-    path: ['privateKey'],
-    message: 'give either password or privateKey, not both',
-    when: isObjectPayload,
-  })
-  .refine((input) => input.passphrase === undefined || input.privateKey !== undefined, {
-    path: ['passphrase'],
-    message: 'a new passphrase must come with its privateKey',
-    when: isObjectPayload,
-  });
+  .refine(...notBothSecrets)
+  .refine(...passphraseNeedsKey);
 export type UpdateServerInput = z.infer<typeof UpdateServerInput>;
 
 /** Exposed for the OpenAPI document: the shape the API returns. */
