@@ -27,8 +27,13 @@ export const ConfigSchema = z
       .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be a valid S3 bucket name')
       .default('sluice-ingest'),
     S3_FORCE_PATH_STYLE: booleanFlag.default(false),
-    TRANSFER_QUEUE_URL: z.url().optional(),
-    NOTIFY_QUEUE_URL: z.url().optional(),
+    POLL_QUEUE_NAME: z.string().min(1).max(80).default('sluice-poll'),
+    TRANSFER_QUEUE_NAME: z.string().min(1).max(80).default('sluice-transfer'),
+    NOTIFY_QUEUE_NAME: z.string().min(1).max(80).default('sluice-notify'),
+    /** A poll holding its server's lease longer than this loses it to the next poller. */
+    POLL_LEASE_SECONDS: z.coerce.number().int().min(10).max(900).default(160),
+    /** Ceiling of the per-server exponential backoff after connection failures. */
+    POLL_BACKOFF_CAP_SECONDS: z.coerce.number().int().min(1).max(3600).default(300),
     AMQP_URL: z
       .string()
       .regex(/^amqps?:\/\//, 'must start with amqp:// or amqps://')

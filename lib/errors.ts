@@ -61,3 +61,30 @@ export class UnsupportedMediaTypeError extends DomainError {
   readonly status = 415;
   readonly title = 'Unsupported media type';
 }
+
+export type SftpErrorCode =
+  | 'host_key_mismatch'
+  | 'auth_failed'
+  | 'connect_failed'
+  | 'timeout'
+  | 'connection_lost'
+  | 'not_found'
+  | 'permission_denied'
+  | 'protocol';
+
+/**
+ * A failure talking to an SFTP server, with a stable code shown to operators (`lastError.code`).
+ * `retryable` says whether trying again later can help (a refused password or host key cannot).
+ */
+export class SftpError extends Error {
+  readonly retryable: boolean;
+  constructor(
+    readonly code: SftpErrorCode,
+    message: string,
+    options: { cause?: unknown; retryable?: boolean } = {},
+  ) {
+    super(message, { cause: options.cause });
+    this.name = 'SftpError';
+    this.retryable = options.retryable ?? true;
+  }
+}

@@ -10,11 +10,18 @@ import { startLocalStack, type LocalStack } from './local/stack';
  * Ends with the plain summary line `N passed, N failed`.
  */
 const projectRoot = resolve(import.meta.dirname, '..');
-const layer = process.argv[2];
-const layers = layer === 'unit' || layer === 'integration' ? [layer] : ['unit', 'integration'];
+const args = process.argv.slice(2);
+const explicitFiles = args.filter((arg) => arg.endsWith('.test.ts'));
+const layers = explicitFiles.length
+  ? [...new Set(explicitFiles.map((file) => (file.includes('integration') ? 'integration' : 'unit')))]
+  : args[0] === 'unit' || args[0] === 'integration'
+    ? [args[0]]
+    : ['unit', 'integration'];
 
 async function main(): Promise<number> {
-  const files = layers.flatMap((name) => globSync(`test/${name}/**/*.test.ts`, { cwd: projectRoot }).sort());
+  const files = explicitFiles.length
+    ? explicitFiles
+    : layers.flatMap((name) => globSync(`test/${name}/**/*.test.ts`, { cwd: projectRoot }).sort());
   let stack: LocalStack | undefined;
   const dataDir = mkdtempSync(join(tmpdir(), 'sluice-test-'));
   const functionLog = join(dataDir, 'functions.log');

@@ -31,6 +31,8 @@ const ServerItem = z.object({
   hostKey: z.string().nullable(),
   active: z.boolean(),
   keyPrefix: z.string(),
+  maxConnections: z.number().default(2),
+  stableAfterSeconds: z.number().default(5),
   createdAt: z.string(),
   updatedAt: z.string(),
   version: z.number(),

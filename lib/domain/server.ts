@@ -19,17 +19,40 @@ export interface ServerRecord {
   hostKey: string | null;
   active: boolean;
   keyPrefix: string;
+  /** SFTP sessions sluice may hold open to this server at once, fleet-wide. */
+  maxConnections: number;
+  /** How long a file's size and mtime must stay unchanged before it is taken. */
+  stableAfterSeconds: number;
   createdAt: string;
   updatedAt: string;
   /** Optimistic-concurrency counter, bumped on every update. */
   version: number;
 }
 
-/** What the API shows of a server: everything but where its secret lives and internal counters. */
-export type ServerView = Omit<ServerRecord, 'secretArn' | 'version'>;
+/** Polling status the API shows beside the registration. */
+export interface ServerPollStatus {
+  observedHostKey: string | null;
+  lastPollAt: string | null;
+  lastError: { code: string; message: string; at: string } | null;
+  consecutiveFailures: number;
+  nextPollAt: string | null;
+}
 
-export function toServerView({ secretArn: _secretArn, version: _version, ...view }: ServerRecord): ServerView {
-  return view;
+/** What the API shows of a server: everything but where its secret lives and internal counters. */
+export type ServerView = Omit<ServerRecord, 'secretArn' | 'version'> & ServerPollStatus;
+
+export function toServerView(
+  { secretArn: _secretArn, version: _version, ...registration }: ServerRecord,
+  poll?: Partial<ServerPollStatus> & { lastError?: ServerPollStatus['lastError'] | undefined },
+): ServerView {
+  return {
+    ...registration,
+    observedHostKey: poll?.observedHostKey ?? null,
+    lastPollAt: poll?.lastPollAt ?? null,
+    lastError: poll?.lastError ?? null,
+    consecutiveFailures: poll?.consecutiveFailures ?? 0,
+    nextPollAt: poll?.nextPollAt ?? null,
+  };
 }
 
 const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
@@ -92,6 +115,8 @@ const pattern = z
   });
 
 const pollIntervalSeconds = z.int().min(5).max(86_400);
+const maxConnections = z.int().min(1).max(32);
+const stableAfterSeconds = z.int().min(0).max(86_400);
 
 /** OpenSSH's fingerprint format (`ssh-keygen -lf`), with or without base64 padding. */
 const hostKey = z
@@ -136,6 +161,8 @@ const serverFields = {
   hostKey,
   active: z.boolean(),
   keyPrefix,
+  maxConnections,
+  stableAfterSeconds,
 };
 
 type Credentials = { password?: string; privateKey?: string; passphrase?: string };
@@ -166,6 +193,8 @@ export const CreateServerInput = z
     hostKey: hostKey.optional(),
     active: z.boolean().default(true),
     keyPrefix: keyPrefix.optional(),
+    maxConnections: maxConnections.default(2),
+    stableAfterSeconds: stableAfterSeconds.default(5),
   })
   .refine((input) => input.password !== undefined || input.privateKey !== undefined, {
     path: ['password'],
@@ -200,6 +229,13 @@ export const ServerViewSchema = z.object({
   hostKey: z.string().nullable(),
   active: z.boolean(),
   keyPrefix: z.string(),
+  maxConnections,
+  stableAfterSeconds,
   createdAt: z.iso.datetime(),
   updatedAt: z.iso.datetime(),
+  observedHostKey: z.string().nullable().describe('Host key fingerprint recorded on first connection when no hostKey is pinned'),
+  lastPollAt: z.iso.datetime().nullable(),
+  lastError: z.object({ code: z.string(), message: z.string(), at: z.iso.datetime() }).nullable(),
+  consecutiveFailures: z.int().min(0),
+  nextPollAt: z.iso.datetime().nullable(),
 });

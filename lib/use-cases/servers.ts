@@ -7,11 +7,14 @@ import {
   type ServerView,
   type UpdateServerInput,
 } from '../domain/server';
-import type { Clock, IdGenerator, Logger, Page, SecretStore, ServerStore } from '../ports';
+import type { Clock, IdGenerator, JobQueue, Logger, Page, PollState, PollStateStore, PollTick, SecretStore, ServerStore } from '../ports';
 
 export interface ServerDeps {
   servers: ServerStore;
   secrets: SecretStore;
+  pollState: Pick<PollStateStore, 'get' | 'getMany' | 'forget'>;
+  /** A poll is asked for at once when a server is registered or (re)activated. */
+  ticks: Pick<JobQueue<PollTick>, 'sendAll'>;
   clock: Clock;
   ids: IdGenerator;
   logger: Logger;
@@ -69,6 +72,8 @@ export async function createServer(input: CreateServerInput, deps: ServerDeps): 
     hostKey: input.hostKey ?? null,
     active: input.active,
     keyPrefix: input.keyPrefix ?? input.name,
+    maxConnections: input.maxConnections,
+    stableAfterSeconds: input.stableAfterSeconds,
     createdAt: now,
     updatedAt: now,
     version: 1,
@@ -85,20 +90,26 @@ export async function createServer(input: CreateServerInput, deps: ServerDeps): 
     throw new ConflictError(`a server named "${input.name}" already exists`, 'name');
   }
   deps.logger.info('server_created', { serverId: id, serverName: server.name });
+  if (server.active) await requestPoll(server.id, deps);
   return toServerView(server);
 }
 
-export async function getServer(id: string, deps: Pick<ServerDeps, 'servers'>): Promise<ServerView> {
-  return toServerView(await requireServer(id, deps.servers));
+export async function getServer(id: string, deps: Pick<ServerDeps, 'servers' | 'pollState'>): Promise<ServerView> {
+  const server = await requireServer(id, deps.servers);
+  return toServerView(server, await deps.pollState.get(id));
 }
 
 export async function listServers(
   limit: number,
   nextToken: string | undefined,
-  deps: Pick<ServerDeps, 'servers'>,
+  deps: Pick<ServerDeps, 'servers' | 'pollState'>,
 ): Promise<Page<ServerView>> {
   const page = await deps.servers.list(limit, nextToken);
-  return { items: page.items.map(toServerView), ...(page.nextToken ? { nextToken: page.nextToken } : {}) };
+  const states: Map<string, PollState> = page.items.length ? await deps.pollState.getMany(page.items.map((server) => server.id)) : new Map();
+  return {
+    items: page.items.map((server) => toServerView(server, states.get(server.id))),
+    ...(page.nextToken ? { nextToken: page.nextToken } : {}),
+  };
 }
 
 /**
@@ -125,7 +136,8 @@ export async function updateServer(id: string, input: UpdateServerInput, deps: S
   switch (result) {
     case 'updated':
       deps.logger.info('server_updated', { serverId: id, serverName: next.name, fields: Object.keys(input) });
-      return toServerView(next);
+      if (next.active && !current.active) await requestPoll(id, deps);
+      return toServerView(next, await deps.pollState.get(id));
     case 'name-taken':
       throw new ConflictError(`a server named "${next.name}" already exists`, 'name');
     case 'stale':
@@ -136,11 +148,21 @@ export async function updateServer(id: string, input: UpdateServerInput, deps: S
 }
 
 /** Removes a server and its secret. Its ingestion history (the file ledger) is kept. */
-export async function deleteServer(id: string, deps: Pick<ServerDeps, 'servers' | 'secrets' | 'logger'>): Promise<void> {
+export async function deleteServer(id: string, deps: Pick<ServerDeps, 'servers' | 'secrets' | 'logger' | 'pollState'>): Promise<void> {
   const server = await requireServer(id, deps.servers);
   if (!(await deps.servers.delete(server))) throw new NotFoundError(`no server with id ${id}`);
   await deleteSecretQuietly(server.secretArn, id, deps);
+  await deps.pollState.forget(id).catch((error: unknown) => deps.logger.warn('poll_state_cleanup_failed', { serverId: id, error: errorSummary(error) }));
   deps.logger.info('server_deleted', { serverId: id, serverName: server.name });
+}
+
+/** Best effort: the scheduler's next run polls the server anyway. */
+async function requestPoll(serverId: string, deps: Pick<ServerDeps, 'ticks' | 'clock' | 'logger'>): Promise<void> {
+  try {
+    await deps.ticks.sendAll([{ serverId, dueAt: deps.clock.now().toISOString() }]);
+  } catch (error) {
+    deps.logger.warn('poll_request_failed', { serverId, error: errorSummary(error) });
+  }
 }
 
 async function requireServer(id: string, servers: ServerStore): Promise<ServerRecord> {

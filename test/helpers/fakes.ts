@@ -1,6 +1,6 @@
 import type { ServerCredentials } from '../../lib/domain/credentials';
 import type { ServerRecord } from '../../lib/domain/server';
-import type { Logger, Page, PutResult, SecretStore, ServerStore, UpdateResult } from '../../lib/ports';
+import type { Logger, Page, PollState, PollTick, PutResult, SecretStore, ServerStore, UpdateResult } from '../../lib/ports';
 import type { ServerDeps } from '../../lib/use-cases/servers';
 
 /** In-memory ServerStore with the same contract as the DynamoDB one (unique names, versions). */
@@ -58,6 +58,29 @@ export class InMemorySecretStore implements SecretStore {
   }
 }
 
+export class InMemoryPollStateStore {
+  readonly states = new Map<string, PollState>();
+  async get(serverId: string) {
+    return this.states.get(serverId);
+  }
+  async getMany(serverIds: string[]) {
+    return new Map(serverIds.flatMap((id) => (this.states.has(id) ? [[id, this.states.get(id)!] as const] : [])));
+  }
+  async forget(serverId: string) {
+    this.states.delete(serverId);
+  }
+}
+
+export class RecordingQueue<T> {
+  readonly messages: { message: T; delaySeconds?: number }[] = [];
+  async sendAll(messages: T[], delaySeconds?: number) {
+    this.messages.push(...messages.map((message) => ({ message, delaySeconds })));
+  }
+  async sendEntries(entries: { message: T; delaySeconds?: number }[]) {
+    this.messages.push(...entries);
+  }
+}
+
 export class RecordingLogger implements Logger {
   readonly lines: { level: string; event: string; fields: Record<string, unknown> }[] = [];
   debug = (event: string, fields: Record<string, unknown> = {}) => void this.lines.push({ level: 'debug', event, fields });
@@ -66,12 +89,20 @@ export class RecordingLogger implements Logger {
   error = (event: string, fields: Record<string, unknown> = {}) => void this.lines.push({ level: 'error', event, fields });
 }
 
-export function fakeServerDeps(overrides: Partial<Omit<ServerDeps, 'servers' | 'secrets' | 'logger'>> = {}) {
+export function fakeServerDeps(overrides: Partial<Omit<ServerDeps, 'servers' | 'secrets' | 'logger' | 'pollState' | 'ticks'>> = {}) {
   let tick = 0;
   let nextId = 0;
-  const deps: ServerDeps & { servers: InMemoryServerStore; secrets: InMemorySecretStore; logger: RecordingLogger } = {
+  const deps: ServerDeps & {
+    servers: InMemoryServerStore;
+    secrets: InMemorySecretStore;
+    logger: RecordingLogger;
+    pollState: InMemoryPollStateStore;
+    ticks: RecordingQueue<PollTick>;
+  } = {
     servers: new InMemoryServerStore(),
     secrets: new InMemorySecretStore(),
+    pollState: new InMemoryPollStateStore(),
+    ticks: new RecordingQueue<PollTick>(),
     clock: { now: () => new Date(Date.UTC(2026, 0, 1, 0, 0, tick++)) },
     ids: { newId: () => `00000000-0000-4000-8000-${String(++nextId).padStart(12, '0')}` },
     logger: new RecordingLogger(),

@@ -1,0 +1,34 @@
+import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import type { DetectedFile, FileLedger, LedgerCreateResult } from '../ports';
+
+/**
+ * The files table: one item per file version, keyed by its fileId. Creating it with
+ * `attribute_not_exists` is the dedup lock: exactly one poller, ever, creates a given version.
+ */
+export class DynamoFileLedger implements FileLedger {
+  private readonly documents: DynamoDBDocumentClient;
+
+  constructor(private readonly options: { client: DynamoDBClient; table: string }) {
+    this.documents = DynamoDBDocumentClient.from(options.client, { marshallOptions: { removeUndefinedValues: true } });
+  }
+
+  async createIfAbsent(file: DetectedFile): Promise<LedgerCreateResult> {
+    try {
+      await this.documents.send(
+        new PutCommand({
+          TableName: this.options.table,
+          Item: { ...file, status: 'pending', statusSince: file.discoveredAt, attempts: 0 },
+          ConditionExpression: 'attribute_not_exists(fileId)',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+      return { created: true };
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      const existing = error.Item ? unmarshall(error.Item) : {};
+      return { created: false, status: String(existing.status ?? 'unknown') };
+    }
+  }
+}

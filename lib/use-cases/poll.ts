@@ -1,0 +1,234 @@
+import { backoffSeconds } from '../domain/backoff';
+import { fileVersionId, type ListedFile } from '../domain/file-identity';
+import { listingFilter } from '../domain/listing-filter';
+import type { ServerRecord } from '../domain/server';
+import { SnapshotDiff } from '../domain/snapshot';
+import { SftpError } from '../errors';
+import type {
+  Clock,
+  ConnectionSlots,
+  FileLedger,
+  JobQueue,
+  Logger,
+  PollState,
+  PollStateStore,
+  PollTick,
+  SecretStore,
+  ServerStore,
+  SftpConnector,
+  SftpSession,
+  TransferJob,
+} from '../ports';
+
+export interface PollDeps {
+  servers: ServerStore;
+  secrets: SecretStore;
+  pollState: PollStateStore;
+  slots: ConnectionSlots;
+  ledger: FileLedger;
+  transfers: JobQueue<TransferJob>;
+  ticks: JobQueue<PollTick>;
+  sftp: SftpConnector;
+  clock: Clock;
+  logger: Logger;
+  /** Identifies this process as a lease holder. */
+  instanceId: string;
+  /** How long a poll may hold its lease; longer polls lose it to the next poller. */
+  leaseSeconds: number;
+  backoffCapSeconds: number;
+  random?: () => number;
+}
+
+export type PollResult =
+  | { status: 'polled'; listed: number; enqueued: number; waiting: number }
+  | { status: 'skipped'; reason: 'missing' | 'inactive' | 'busy' | 'not-due' | 'no-connection-slot' }
+  | { status: 'failed'; code: string; retryInSeconds: number };
+
+/** A tick may run this much before the server's nextPollAt (ticks are scheduled to the second). */
+const EARLY_TOLERANCE_MS = 1000;
+/** Ledger writes in flight at once while a listing streams by. */
+const LEDGER_CONCURRENCY = 16;
+
+/**
+ * Polls one server once: lists its directory and hands every new, stable file version to the
+ * transfer queue exactly once.
+ *
+ * - At most one poll per server runs at a time, fleet-wide (a lease that lapses if a poller dies),
+ *   and it holds one of the server's `maxConnections` connection slots.
+ * - Only versions missing from the previous listing's snapshot touch the ledger; an unchanged
+ *   directory costs a handful of requests whatever its size.
+ * - A version is taken by a conditional create in the ledger (the dedup lock), then enqueued; it is
+ *   marked done in the snapshot only after both succeeded, so a crash in between is retried.
+ * - Failures back off exponentially per server (1, 2, 4, ... s, capped, jittered); the server's
+ *   state records lastError, consecutiveFailures and nextPollAt for operators.
+ */
+export async function pollServer(tick: PollTick, deps: PollDeps): Promise<PollResult> {
+  const server = await deps.servers.get(tick.serverId);
+  if (!server) return { status: 'skipped', reason: 'missing' };
+  if (!server.active) return { status: 'skipped', reason: 'inactive' };
+
+  const startedAt = deps.clock.now();
+  const leaseUntil = new Date(startedAt.getTime() + deps.leaseSeconds * 1000);
+  const state = await deps.pollState.acquireLease(server.id, deps.instanceId, leaseUntil, new Date(startedAt.getTime() + EARLY_TOLERANCE_MS));
+  if (state === 'busy' || state === 'not-due') return { status: 'skipped', reason: state };
+
+  const slot = await deps.slots.acquire(server.id, server.maxConnections, deps.instanceId, leaseUntil);
+  if (slot === undefined) {
+    await deps.pollState.releaseLease(server.id, deps.instanceId);
+    deps.logger.info('poll_skipped', { serverId: server.id, serverName: server.name, reason: 'all connection slots in use' });
+    return { status: 'skipped', reason: 'no-connection-slot' };
+  }
+
+  let session: SftpSession | undefined;
+  try {
+    const credentials = await deps.secrets.read(server.secretArn);
+    const expectedHostKey = server.hostKey ?? state.observedHostKey;
+    const connection = await deps.sftp.connect(server, credentials, expectedHostKey);
+    session = connection.session;
+    if (expectedHostKey === undefined && (await deps.pollState.recordHostKey(server.id, connection.hostKey))) {
+      deps.logger.warn('host_key_recorded', { serverId: server.id, serverName: server.name, hostKey: connection.hostKey });
+    }
+    const result = await listAndTake(server, session, state, startedAt, deps);
+    await deps.pollState.finish(
+      server.id,
+      deps.instanceId,
+      {
+        lastPollAt: startedAt.toISOString(),
+        lastError: null,
+        consecutiveFailures: 0,
+        nextPollAt: nextRegularPoll(tick, server, startedAt),
+        filesSeen: result.listed,
+      },
+      result.snapshotChanged ? result.snapshot : undefined,
+    );
+    deps.logger.info('poll_completed', {
+      serverId: server.id,
+      serverName: server.name,
+      listed: result.listed,
+      enqueued: result.enqueued,
+      waiting: result.waiting,
+      durationMs: deps.clock.now().getTime() - startedAt.getTime(),
+    });
+    return { status: 'polled', listed: result.listed, enqueued: result.enqueued, waiting: result.waiting };
+  } catch (error) {
+    return await recordFailure(server, state, startedAt, error, deps);
+  } finally {
+    await session?.close();
+    await deps.slots.release(server.id, slot, deps.instanceId).catch(() => {});
+  }
+}
+
+async function listAndTake(server: ServerRecord, session: SftpSession, state: PollState, startedAt: Date, deps: PollDeps) {
+  const previous = await deps.pollState.loadSnapshot(state);
+  const diff = new SnapshotDiff(previous, Math.floor(startedAt.getTime() / 1000), server.stableAfterSeconds);
+  const ready: { file: ListedFile; fingerprint: bigint; firstSeen: number }[] = [];
+  let listed = 0;
+  let waiting = 0;
+  let enqueued = 0;
+
+  const take = async () => {
+    const batch = ready.splice(0);
+    const jobs: TransferJob[] = [];
+    const prints: bigint[] = [];
+    for (let start = 0; start < batch.length; start += LEDGER_CONCURRENCY) {
+      await Promise.all(
+        batch.slice(start, start + LEDGER_CONCURRENCY).map(async ({ file, fingerprint, firstSeen }) => {
+          const fileId = fileVersionId(server.id, file);
+          try {
+            const result = await deps.ledger.createIfAbsent({
+              fileId,
+              serverId: server.id,
+              serverName: server.name,
+              remotePath: file.path,
+              relativePath: relativeTo(server.remoteDir, file.path),
+              size: file.size,
+              mtime: file.mtime,
+              discoveredAt: deps.clock.now().toISOString(),
+            });
+            // A version still `pending` was created by a poll that died before enqueueing it.
+            if (result.created || result.status === 'pending') {
+              jobs.push({ fileId, serverId: server.id, remotePath: file.path, size: file.size, mtime: file.mtime });
+              prints.push(fingerprint);
+            } else {
+              diff.taken(fingerprint);
+            }
+          } catch (error) {
+            diff.retryLater(fingerprint, firstSeen);
+            deps.logger.warn('ledger_write_failed', { serverId: server.id, serverName: server.name, remotePath: file.path, error: String(error) });
+          }
+        }),
+      );
+    }
+    if (jobs.length === 0) return;
+    try {
+      await deps.transfers.sendAll(jobs);
+    } catch (error) {
+      batch.filter((entry) => prints.includes(entry.fingerprint)).forEach((entry) => diff.retryLater(entry.fingerprint, entry.firstSeen));
+      throw error;
+    }
+    for (const print of prints) diff.taken(print);
+    enqueued += jobs.length;
+    for (const job of jobs) {
+      deps.logger.info('file_detected', { serverId: server.id, serverName: server.name, fileId: job.fileId, remotePath: job.remotePath, size: job.size });
+    }
+  };
+
+  for await (const file of session.listFiles(server.remoteDir, { recursive: server.recursive, filter: listingFilter(server.pattern) })) {
+    listed++;
+    const observation = diff.observe(file);
+    if (observation.status === 'waiting') waiting++;
+    if (observation.status === 'ready') {
+      ready.push({ file, fingerprint: observation.fingerprint, firstSeen: observation.firstSeen });
+      if (ready.length >= 100) await take();
+    }
+  }
+  await take();
+  return { listed, enqueued, waiting, snapshot: diff.next(), snapshotChanged: diff.changed };
+}
+
+/** Polls follow the tick grid: the next is due one interval after this tick was. */
+function nextRegularPoll(tick: PollTick, server: ServerRecord, startedAt: Date): string {
+  const due = Math.max(Date.parse(tick.dueAt) || startedAt.getTime(), startedAt.getTime() - server.pollIntervalSeconds * 1000);
+  return new Date(due + server.pollIntervalSeconds * 1000).toISOString();
+}
+
+async function recordFailure(
+  server: ServerRecord,
+  state: PollState,
+  startedAt: Date,
+  error: unknown,
+  deps: PollDeps,
+): Promise<PollResult> {
+  const code = error instanceof SftpError ? error.code : 'internal';
+  const message = error instanceof SftpError ? error.message : 'unexpected error while polling (see the poller log)';
+  const failures = state.consecutiveFailures + 1;
+  const delaySeconds = backoffSeconds(failures, deps.backoffCapSeconds, deps.random);
+  const nextPollAt = new Date(startedAt.getTime() + delaySeconds * 1000);
+  deps.logger.warn('poll_failed', {
+    serverId: server.id,
+    serverName: server.name,
+    code,
+    error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+    consecutiveFailures: failures,
+    retryInSeconds: Math.round(delaySeconds * 10) / 10,
+  });
+  await deps.pollState.finish(server.id, deps.instanceId, {
+    lastPollAt: startedAt.toISOString(),
+    lastError: { code, message, at: startedAt.toISOString() },
+    consecutiveFailures: failures,
+    nextPollAt: nextPollAt.toISOString(),
+  });
+  // Backoff shorter than the regular interval needs its own tick; longer backoff just skips ticks.
+  if (delaySeconds < server.pollIntervalSeconds) {
+    await deps.ticks
+      .sendEntries([{ message: { serverId: server.id, dueAt: nextPollAt.toISOString() }, delaySeconds: Math.ceil(delaySeconds) }])
+      .catch((sendError: unknown) => deps.logger.warn('retry_tick_failed', { serverId: server.id, error: String(sendError) }));
+  }
+  return { status: 'failed', code, retryInSeconds: delaySeconds };
+}
+
+/** `/in/a/b.csv` under remoteDir `/in` is `a/b.csv`. */
+export function relativeTo(remoteDir: string, path: string): string {
+  const base = remoteDir === '/' ? '' : remoteDir;
+  return path.startsWith(`${base}/`) ? path.slice(base.length + 1) : path.replace(/^\/+/, '');
+}
