@@ -73,6 +73,8 @@ export class Ssh2SftpConnector implements SftpConnector {
       }
       throw classifySftpError(error, `connect to ${server.host}:${server.port}`);
     }
+    // Without TCP no-delay every SFTP round trip can wait ~40 ms on Nagle + delayed ACK.
+    (client as unknown as { client: { setNoDelay(on: boolean): void } }).client.setNoDelay(true);
     // Surface errors raised while idle instead of crashing the process with an unhandled 'error'.
     client.on('error', () => {});
     const sftp = (client as unknown as { sftp: SFTPWrapper }).sftp;

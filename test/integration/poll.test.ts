@@ -166,6 +166,20 @@ describe('poller: detection', () => {
   });
 });
 
+describe('poller: connection cap', () => {
+  it('skips a poll while all of the server\'s connection slots are held elsewhere in the fleet', async () => {
+    const { server, dir } = await register({ maxConnections: 1 });
+    writeRemoteFile(sshd, `${dir}/capped.csv`, 'x', 1_700_000_000);
+    const until = new Date(Date.now() + 60_000);
+    const slot = await container.pollDeps.slots.acquire(server.id, 1, 'a-transfer-elsewhere', until);
+    assert.ok(slot !== undefined);
+    assert.deepEqual(await poll(server.id), { status: 'skipped', reason: 'no-connection-slot' });
+    assert.equal(await container.pollDeps.slots.acquire(server.id, 1, 'yet-another', until), undefined, 'the cap holds');
+    await container.pollDeps.slots.release(server.id, slot, 'a-transfer-elsewhere');
+    assert.equal((await poll(server.id)).status, 'polled');
+  });
+});
+
 describe('poller: listing rules', () => {
   it('honours pattern, recursion, dot-files, temporary names, links, spaces and non-ASCII names', async () => {
     const { server, dir } = await register({ pattern: '*.csv', recursive: true });

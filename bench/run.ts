@@ -1,0 +1,62 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
+import { startLocalStack } from '../scripts/local/stack';
+import { startSshd } from '../test/helpers/sshd';
+import { benchUnchangedPoll } from './poll';
+import type { BenchResult } from './stats';
+
+/**
+ * `npm run bench`: starts a private local stack and sshd on loopback, runs each benchmark against a
+ * reference measured in the same run, and rewrites docs/BENCHMARKS.md. Not a test: it asserts nothing
+ * about speed.
+ */
+const projectRoot = resolve(import.meta.dirname, '..');
+
+async function main() {
+  const dataDir = mkdtempSync(join(tmpdir(), 'sluice-bench-'));
+  const env = { ...process.env };
+  for (const name of Object.keys(env)) if (name.startsWith('AWS_ENDPOINT_URL')) delete env[name];
+  const stack = await startLocalStack({
+    projectRoot,
+    dataDir: join(dataDir, 'stack'),
+    env: { ...env, PORT: '3300', SLUICE_LAMBDA_PORT: '3302', SLUICE_LOCAL_AWS_PORT: '4866', SLUICE_LOCAL_DYNAMODB_PORT: '8300', SLUICE_LOCAL_SECRETS_PORT: '4884', SLUICE_API_TOKEN: '' },
+    log: (line) => console.log(`  ${line}`),
+  });
+  Object.assign(process.env, stack.env, { SLUICE_TEST_DATA_DIR: dataDir });
+  const sshd = await startSshd();
+  const keyFile = join(dataDir, 'id_ed25519');
+  writeFileSync(keyFile, sshd.privateKey, { mode: 0o600 });
+  const results: BenchResult[] = [];
+  try {
+    console.log('Benchmark: unchanged 10,000-file poll ...');
+    results.push(await benchUnchangedPoll(sshd, keyFile));
+  } finally {
+    await sshd.dispose();
+    await stack.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+  const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${execFileSync('uname', ['-sr'], { encoding: 'utf8' }).trim()}`;
+  const document = [
+    '# Benchmarks',
+    '',
+    'Produced by `npm run bench` (it rewrites this file). Every figure is a ratio against a reference',
+    'tool measured in the same run on the same machine, over loopback, with medians; absolute numbers',
+    'are given for context only.',
+    '',
+    `Machine: ${machine}. Run: ${new Date().toISOString()}.`,
+    '',
+    ...results.flatMap((result) => [`## ${result.title}`, '', result.markdown, '']),
+  ].join('\n');
+  writeFileSync(join(projectRoot, 'docs/BENCHMARKS.md'), document);
+  console.log(document);
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);
