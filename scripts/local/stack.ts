@@ -39,14 +39,6 @@ export interface LocalStack {
   stop(): Promise<void>;
 }
 
-const ENDPOINT_VARIABLES = [
-  'AWS_ENDPOINT_URL',
-  'AWS_ENDPOINT_URL_S3',
-  'AWS_ENDPOINT_URL_SQS',
-  'AWS_ENDPOINT_URL_DYNAMODB',
-  'AWS_ENDPOINT_URL_SECRETS_MANAGER',
-] as const;
-
 const numberFrom = (value: string | undefined, fallback: number) => (value ? Number(value) : fallback);
 
 /**
@@ -68,34 +60,30 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   };
 
   try {
-    const external = ENDPOINT_VARIABLES.some((name) => env[name]);
+    // Each service uses its endpoint variable when set (LocalStack, MinIO, AWS); a stand-in otherwise.
+    const configured = (service: 'S3' | 'SQS' | 'DYNAMODB' | 'SECRETS_MANAGER') => env[`AWS_ENDPOINT_URL_${service}`] || env.AWS_ENDPOINT_URL || undefined;
     const awsPort = numberFrom(env.SLUICE_LOCAL_AWS_PORT, options.awsPort ?? 4566);
     const dynamodbPort = numberFrom(env.SLUICE_LOCAL_DYNAMODB_PORT, options.dynamodbPort ?? 8000);
     const secretsPort = numberFrom(env.SLUICE_LOCAL_SECRETS_PORT, options.secretsPort ?? 4584);
-    const endpoints = external
-      ? {
-          s3: env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL ?? '',
-          sqs: env.AWS_ENDPOINT_URL_SQS ?? env.AWS_ENDPOINT_URL ?? '',
-          dynamodb: env.AWS_ENDPOINT_URL_DYNAMODB ?? env.AWS_ENDPOINT_URL ?? '',
-          secretsManager: env.AWS_ENDPOINT_URL_SECRETS_MANAGER ?? env.AWS_ENDPOINT_URL ?? '',
-        }
-      : {
-          s3: `http://127.0.0.1:${awsPort}`,
-          sqs: `http://127.0.0.1:${awsPort}`,
-          dynamodb: `http://127.0.0.1:${dynamodbPort}`,
-          secretsManager: `http://127.0.0.1:${secretsPort}`,
-        };
+    const endpoints = {
+      s3: configured('S3') ?? `http://127.0.0.1:${awsPort}`,
+      sqs: configured('SQS') ?? `http://127.0.0.1:${awsPort}`,
+      dynamodb: configured('DYNAMODB') ?? `http://127.0.0.1:${dynamodbPort}`,
+      secretsManager: configured('SECRETS_MANAGER') ?? `http://127.0.0.1:${secretsPort}`,
+    };
 
-    if (!external) {
-      assertJava();
+    if (!configured('DYNAMODB')) assertJava();
+    if (!configured('S3') || !configured('SQS')) {
       const fauxqs = await startLocalS3AndSqs({ port: awsPort, dataDir: join(dataDir, 'fauxqs') });
       stoppers.push(() => fauxqs.stop());
-      log(`S3 + SQS (fauxqs)       ${endpoints.s3}`);
-
+      log(`S3 + SQS (fauxqs)       http://127.0.0.1:${awsPort}`);
+    }
+    if (!configured('SECRETS_MANAGER')) {
       const secrets = await startSecretsManager({ port: secretsPort, stateFile: join(dataDir, 'secrets.json') });
       stoppers.push(() => secrets.stop());
       log(`Secrets Manager (local) ${endpoints.secretsManager}`);
-
+    }
+    if (!configured('DYNAMODB')) {
       const dynamodb = startDynamoDbLocal({ port: dynamodbPort, dataDir: join(dataDir, 'dynamodb') });
       stoppers.push(() => stopChild(dynamodb));
       await waitFor('DynamoDB Local', dynamodb, async () => {
@@ -107,6 +95,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         }
       });
       log(`DynamoDB (Local)        ${endpoints.dynamodb}`);
+    }
+    for (const service of ['S3', 'SQS', 'DYNAMODB', 'SECRETS_MANAGER'] as const) {
+      if (configured(service)) log(`${service.padEnd(23)} ${configured(service)} (from the environment)`);
     }
 
     const region = env.AWS_REGION ?? 'us-east-1';

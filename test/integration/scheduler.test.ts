@@ -20,7 +20,7 @@ before(async () => {
 
 const register = (fields: Record<string, unknown>) =>
   createServer(
-    CreateServerInput.parse({ name: `sched-${Math.random().toString(36).slice(2)}`, host: '127.0.0.1', username: 'u', password: 'p', ...fields }),
+    CreateServerInput.parse({ name: `sched-${Math.random().toString(36).slice(2)}`, host: '127.0.0.1', port: 9, username: 'u', password: 'p', ...fields }),
     { ...container.serverDeps, ticks: new RecordingQueue<PollTick>() },
   );
 

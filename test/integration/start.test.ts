@@ -5,6 +5,8 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { startSecretsManager } from '../../scripts/local/secrets-manager';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'sluice-start-'));
 after(() => rmSync(dataDir, { recursive: true, force: true }));
@@ -66,7 +68,7 @@ describe('npm start', () => {
       const created = await fetch('http://127.0.0.1:3200/servers', {
         method: 'POST',
         headers: authorized,
-        body: JSON.stringify({ name: 'persisted', host: '127.0.0.1', username: 'u', password: 'start-test-password' }),
+        body: JSON.stringify({ name: 'persisted', host: '127.0.0.1', port: 9, username: 'u', password: 'start-test-password', active: false }),
       });
       assert.equal(created.status, 201);
       id = ((await created.json()) as { id: string }).id;
@@ -84,6 +86,30 @@ describe('npm start', () => {
       assert.equal(await interrupt(second.child), 0);
     }
     assert.doesNotMatch(first.output() + second.output(), /start-test-password/);
+  });
+
+  it('uses a service endpoint given in the environment instead of starting its stand-in', async () => {
+    const external = await startSecretsManager({ port: 4794 });
+    const service = startService({ ...baseEnv(), AWS_ENDPOINT_URL_SECRETS_MANAGER: external.url });
+    try {
+      await service.ready;
+      assert.doesNotMatch(service.output(), /Secrets Manager \(local\)/);
+      assert.match(service.output(), /SECRETS_MANAGER\s+http:\/\/127\.0\.0\.1:4794 \(from the environment\)/);
+      const created = await fetch('http://127.0.0.1:3200/servers', {
+        method: 'POST',
+        headers: authorized,
+        body: JSON.stringify({ name: 'external-secrets', host: '127.0.0.1', port: 9, username: 'u', password: 'kept-elsewhere', active: false }),
+      });
+      assert.equal(created.status, 201);
+      const { id } = (await created.json()) as { id: string };
+      const client = new SecretsManagerClient({ region: 'us-east-1', endpoint: external.url, credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
+      const { SecretString } = await client.send(new GetSecretValueCommand({ SecretId: `sluice/local/servers/${id}` }));
+      client.destroy();
+      assert.deepEqual(JSON.parse(SecretString!), { type: 'password', password: 'kept-elsewhere' });
+    } finally {
+      assert.equal(await interrupt(service.child), 0);
+      await external.stop();
+    }
   });
 
   it('says what to install when Java is missing, without a stack trace', () => {
