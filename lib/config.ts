@@ -34,6 +34,16 @@ export const ConfigSchema = z
     POLL_LEASE_SECONDS: z.coerce.number().int().min(10).max(900).default(160),
     /** Ceiling of the per-server exponential backoff after connection failures. */
     POLL_BACKOFF_CAP_SECONDS: z.coerce.number().int().min(1).max(3600).default(300),
+    /** A transfer renews its lease every third of this; a dead worker's file is taken over after it. */
+    TRANSFER_LEASE_SECONDS: z.coerce.number().int().min(5).max(900).default(120),
+    TRANSFER_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(8),
+    TRANSFER_BACKOFF_CAP_SECONDS: z.coerce.number().int().min(1).max(43_200).default(900),
+    /** Smallest multipart part (S3's minimum is 5 MiB); files below it are sent in one PUT. */
+    S3_PART_SIZE_MIB: z.coerce.number().int().min(5).max(5120).default(8),
+    /** Largest part the store accepts (S3: 5 GiB; fauxqs: 10 MiB). */
+    S3_MAX_PART_SIZE_MIB: z.coerce.number().int().min(5).max(5120).default(512),
+    /** Parts of one file uploading at once; memory is about (this + 1) × part size. */
+    TRANSFER_PART_CONCURRENCY: z.coerce.number().int().min(1).max(32).default(4),
     AMQP_URL: z
       .string()
       .regex(/^amqps?:\/\//, 'must start with amqp:// or amqps://')

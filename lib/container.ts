@@ -4,13 +4,16 @@ import { awsClients } from './adapters/aws-clients';
 import { DynamoFileLedger } from './adapters/dynamodb-file-ledger';
 import { DynamoConnectionSlots, DynamoPollStateStore } from './adapters/dynamodb-poll-state';
 import { DynamoServerStore } from './adapters/dynamodb-server-store';
+import { DynamoTransferLedger } from './adapters/dynamodb-transfer-ledger';
+import { S3ObjectStore } from './adapters/s3-object-store';
 import { SecretsManagerStore } from './adapters/secrets-manager-store';
 import { Ssh2SftpConnector } from './adapters/sftp-connector';
 import { SqsJobQueue } from './adapters/sqs-job-queue';
 import { checkPrivateKey } from './adapters/ssh-keys';
 import { config as loadProcessConfig, type Config } from './config';
 import { createLogger } from './logger';
-import type { PollTick, TransferJob } from './ports';
+import type { NotifyJob, PollTick, TransferJob } from './ports';
+import type { TransferDeps } from './use-cases/transfer';
 import type { PollDeps } from './use-cases/poll';
 import type { ScheduleDeps } from './use-cases/schedule';
 import type { ServerDeps } from './use-cases/servers';
@@ -36,22 +39,46 @@ export function buildContainer(config: Config) {
     checkPrivateKey,
   };
   const scheduleDeps: ScheduleDeps = { servers, pollState, ticks, clock, logger };
+  const slots = new DynamoConnectionSlots({ client: clients.dynamodb, table: config.SERVERS_TABLE });
+  const transfers = new SqsJobQueue<TransferJob>({ client: clients.sqs, queueName: config.TRANSFER_QUEUE_NAME });
+  const sftp = new Ssh2SftpConnector();
+  const instanceId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   const pollDeps: PollDeps = {
     servers,
     secrets,
     pollState,
-    slots: new DynamoConnectionSlots({ client: clients.dynamodb, table: config.SERVERS_TABLE }),
+    slots,
     ledger: new DynamoFileLedger({ client: clients.dynamodb, table: config.FILES_TABLE }),
-    transfers: new SqsJobQueue<TransferJob>({ client: clients.sqs, queueName: config.TRANSFER_QUEUE_NAME }),
+    transfers,
     ticks,
-    sftp: new Ssh2SftpConnector(),
+    sftp,
     clock,
     logger,
-    instanceId: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
+    instanceId,
     leaseSeconds: config.POLL_LEASE_SECONDS,
     backoffCapSeconds: config.POLL_BACKOFF_CAP_SECONDS,
   };
-  return { config, clients, logger, serverDeps, scheduleDeps, pollDeps };
+  const MiB = 1024 * 1024;
+  const transferDeps: TransferDeps = {
+    ledger: new DynamoTransferLedger({ client: clients.dynamodb, table: config.FILES_TABLE }),
+    servers,
+    secrets,
+    pollState,
+    slots,
+    sftp,
+    store: new S3ObjectStore({ client: clients.s3, bucket: config.S3_BUCKET }),
+    notifications: new SqsJobQueue<NotifyJob>({ client: clients.sqs, queueName: config.NOTIFY_QUEUE_NAME }),
+    transfers,
+    logger,
+    instanceId,
+    leaseSeconds: config.TRANSFER_LEASE_SECONDS,
+    maxAttempts: config.TRANSFER_MAX_ATTEMPTS,
+    minPartBytes: config.S3_PART_SIZE_MIB * MiB,
+    maxPartBytes: Math.max(config.S3_PART_SIZE_MIB, config.S3_MAX_PART_SIZE_MIB) * MiB,
+    partConcurrency: config.TRANSFER_PART_CONCURRENCY,
+    backoffCapSeconds: config.TRANSFER_BACKOFF_CAP_SECONDS,
+  };
+  return { config, clients, logger, serverDeps, scheduleDeps, pollDeps, transferDeps, transfers };
 }
 export type Container = ReturnType<typeof buildContainer>;
 

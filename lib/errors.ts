@@ -88,3 +88,11 @@ export class SftpError extends Error {
     this.retryable = options.retryable ?? true;
   }
 }
+
+/** This worker's lease on a file was taken over (it ran past the lease); it must stop touching it. */
+export class LeaseLostError extends Error {
+  constructor(fileId: string) {
+    super(`the transfer lease on ${fileId} was taken over by another worker`);
+    this.name = 'LeaseLostError';
+  }
+}

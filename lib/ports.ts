@@ -103,6 +103,8 @@ export interface ConnectionSlots {
   /** A slot token, or undefined when all `max` slots are held (and unexpired). */
   acquire(serverId: string, max: number, owner: string, until: Date): Promise<string | undefined>;
   release(serverId: string, slot: string, owner: string): Promise<void>;
+  /** Extends a held slot (long transfers); false when it was lost. */
+  renew(serverId: string, slot: string, owner: string, until: Date): Promise<boolean>;
 }
 
 /** A ledger entry as created at detection. */
@@ -133,6 +135,8 @@ export interface TransferJob {
 }
 
 export interface JobQueue<T> {
+  /** Hides a received message for `seconds` (retry with backoff through SQS visibility). */
+  retryAfter?(receiptHandle: string, seconds: number): Promise<void>;
   /** Sends in batches of ten; resolves when every message is accepted. */
   sendAll(messages: T[], delaySeconds?: number): Promise<void>;
   /** Like sendAll, with a delay (0–900 s) per message. */
@@ -146,7 +150,7 @@ export interface PollTick {
 }
 
 /** One open SFTP session on a server. */
-export interface SftpSession {
+export interface SftpSession extends SftpFileReader {
   /** Regular files under `dir` (recursively if asked), streamed page by page. */
   listFiles(dir: string, options: { recursive: boolean; filter: ListingFilter }): AsyncIterable<ListedFile>;
   close(): Promise<void>;
@@ -162,4 +166,101 @@ export interface SftpConnector {
     credentials: ServerCredentials,
     expectedHostKey: string | undefined,
   ): Promise<{ session: SftpSession; hostKey: string }>;
+}
+
+// --- Transfer ----------------------------------------------------------------------------------
+
+export type FileStatus = 'pending' | 'transferring' | 'uploaded' | 'notified' | 'failed' | 'vanished' | 'quarantined';
+
+export interface UploadedPart {
+  partNumber: number;
+  etag: string;
+  checksumSha256: string;
+}
+
+/** A ledger entry as the transfer sees it after claiming it. */
+export interface ClaimedFile {
+  fileId: string;
+  serverId: string;
+  serverName: string;
+  remotePath: string;
+  relativePath: string;
+  size: number;
+  mtime: number;
+  attempts: number;
+  /** Resume state of an interrupted multipart upload. */
+  upload?: { uploadId: string; key: string; partSize: number; uploadedBytes: number; hashState: string; partCount: number };
+}
+
+export type ClaimResult = ClaimedFile | 'done' | 'busy' | 'gone' | 'missing';
+
+export interface UploadResult {
+  key: string;
+  bucket: string;
+  sha256: string;
+  etag: string;
+  versionId?: string;
+}
+
+/** The transfer's view of the files table: a claim with a lease, progress checkpoints, outcomes. */
+export interface TransferLedger {
+  /**
+   * Claims a version for transfer when it is pending, failed, or transferring under a lapsed lease
+   * (its worker died). 'done' when already uploaded or notified, 'busy' when a live worker holds it,
+   * 'gone' when vanished or quarantined.
+   */
+  claim(fileId: string, owner: string, leaseUntil: Date): Promise<ClaimResult>;
+  /** Extends the lease; false when it was lost (another worker took over). */
+  renewLease(fileId: string, owner: string, leaseUntil: Date): Promise<boolean>;
+  startUpload(fileId: string, owner: string, upload: { uploadId: string; key: string; partSize: number; hashState: string }): Promise<void>;
+  /** Persists completed parts and the contiguous prefix they cover, with the digest state there. */
+  checkpoint(fileId: string, owner: string, progress: { uploadId: string; uploadedBytes: number; hashState: string; parts: UploadedPart[]; partCount: number }): Promise<void>;
+  loadParts(fileId: string, uploadId: string, partCount: number): Promise<UploadedPart[]>;
+  forgetUpload(fileId: string, owner: string): Promise<void>;
+  markUploaded(fileId: string, owner: string, result: UploadResult): Promise<void>;
+  /** Retryable failure: back to `failed` with the lease released. */
+  markFailed(fileId: string, owner: string, error: { code: string; message: string }, nextAttemptAt: Date): Promise<void>;
+  markFinal(fileId: string, owner: string, status: 'vanished' | 'quarantined', error: { code: string; message: string }): Promise<void>;
+  /** Gives the claim back without counting an attempt (e.g. no connection slot free). */
+  release(fileId: string, owner: string): Promise<void>;
+}
+
+export interface ObjectMetadata {
+  sha256: string;
+  sourcePath: string;
+  sourceMtime: string;
+  serverName: string;
+}
+
+export interface ObjectStore {
+  readonly bucket: string;
+  putObject(key: string, body: Buffer, checksumSha256: string, metadata: ObjectMetadata): Promise<{ etag: string; versionId?: string }>;
+  createMultipartUpload(key: string, metadata: ObjectMetadata): Promise<string>;
+  uploadPart(key: string, uploadId: string, partNumber: number, body: Buffer, checksumSha256: string): Promise<string>;
+  completeMultipartUpload(key: string, uploadId: string, parts: UploadedPart[]): Promise<{ etag: string; versionId?: string }>;
+  abortMultipartUpload(key: string, uploadId: string): Promise<void>;
+  /** Size of a stored object, or undefined when absent. */
+  headSize(key: string): Promise<number | undefined>;
+  /**
+   * Rewrites the object's user metadata in place (server-side copy); undefined when the object is
+   * too large for a single copy (over 5 GiB), in which case the ledger alone holds the digest.
+   */
+  replaceMetadata(key: string, metadata: ObjectMetadata, size: number): Promise<{ etag: string; versionId?: string } | undefined>;
+}
+
+export interface NotifyJob {
+  fileId: string;
+}
+
+/** A remote file's current attributes. */
+export interface RemoteStat {
+  size: number;
+  mtime: number;
+}
+
+/** Reads one remote file, sequentially or from an offset. */
+export interface SftpFileReader {
+  stat(path: string): Promise<RemoteStat | undefined>;
+  /** Bytes [start, end) in order, as chunks; ends early if the file is shorter. */
+  read(path: string, start: number, end: number): AsyncIterable<Buffer>;
 }

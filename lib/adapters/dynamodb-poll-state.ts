@@ -275,6 +275,23 @@ export class DynamoConnectionSlots implements ConnectionSlots {
     return undefined;
   }
 
+  async renew(serverId: string, slot: string, owner: string, until: Date): Promise<boolean> {
+    try {
+      await this.documents.send(
+        new PutCommand({
+          TableName: this.options.table,
+          Item: { pk: `conn#${serverId}#${slot}`, holder: owner, leaseUntil: until.getTime() },
+          ConditionExpression: 'holder = :owner',
+          ExpressionAttributeValues: { ':owner': owner },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
   async release(serverId: string, slot: string, owner: string): Promise<void> {
     try {
       await this.documents.send(

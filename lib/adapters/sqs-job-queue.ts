@@ -1,4 +1,4 @@
-import { GetQueueUrlCommand, SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { ChangeMessageVisibilityCommand, GetQueueUrlCommand, SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { JobQueue } from '../ports';
 
 /** JSON messages to one queue, named (its URL is looked up once: names are stable across stacks). */
@@ -16,6 +16,16 @@ export class SqsJobQueue<T> implements JobQueue<T> {
         throw error;
       });
     return this.queueUrl;
+  }
+
+  async retryAfter(receiptHandle: string, seconds: number): Promise<void> {
+    await this.options.client.send(
+      new ChangeMessageVisibilityCommand({
+        QueueUrl: await this.url(),
+        ReceiptHandle: receiptHandle,
+        VisibilityTimeout: Math.min(43_200, Math.max(0, Math.round(seconds))),
+      }),
+    );
   }
 
   async sendAll(messages: T[], delaySeconds?: number): Promise<void> {

@@ -110,6 +110,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodb,
       AWS_ENDPOINT_URL_SECRETS_MANAGER: endpoints.secretsManager,
       S3_FORCE_PATH_STYLE: env.S3_FORCE_PATH_STYLE ?? 'true',
+      // fauxqs refuses request bodies over 11 MiB.
+      ...(configured('S3') ? {} : { S3_MAX_PART_SIZE_MIB: env.S3_MAX_PART_SIZE_MIB ?? '10' }),
     };
 
     const service = await resolveService(options.projectRoot, stage, join(dataDir, 'cache'));

@@ -1,23 +1,22 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { DeleteMessageCommand, GetQueueUrlCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import type { TransferJob } from '../../lib/ports';
-import { api, stage, uniqueName } from '../helpers/api';
+import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { api, uniqueName } from '../helpers/api';
 import { startSshd, writeRemoteFile, type Sshd } from '../helpers/sshd';
 
 let sshd: Sshd;
-const sqs = new SQSClient({ region: 'us-east-1', useQueueUrlAsEndpoint: false });
+const s3 = new S3Client({ region: 'us-east-1', forcePathStyle: true });
 
 before(async () => {
   sshd = await startSshd();
 });
 after(async () => {
-  sqs.destroy();
+  s3.destroy();
   await sshd.dispose();
 });
 
-describe('detection through the running stack', () => {
-  it('registers a server over the API and its files reach the transfer queue; the API shows the poll status', async () => {
+describe('detection and transfer through the running stack', () => {
+  it('registers a server over the API and its files land in the bucket; the API shows the poll status', async () => {
     writeRemoteFile(sshd, 'e2e/one.csv', 'one', 1_700_000_000);
     writeRemoteFile(sshd, 'e2e/two.csv', 'two', 1_700_000_000);
     const created = await api('POST', '/servers', {
@@ -33,19 +32,22 @@ describe('detection through the running stack', () => {
     });
     assert.equal(created.status, 201, created.text);
     const serverId: string = created.json.id;
-    const { QueueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: `sluice-${stage()}-transfer` }));
-    const found = new Map<string, TransferJob>();
+    const keyPrefix: string = created.json.keyPrefix;
+    const landed = new Map<string, Buffer>();
     const deadline = Date.now() + 150_000;
-    while (found.size < 2 && Date.now() < deadline) {
-      const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 2, VisibilityTimeout: 1 }));
-      for (const message of Messages) {
-        const job = JSON.parse(message.Body!) as TransferJob;
-        if (job.serverId !== serverId) continue;
-        found.set(job.fileId, job);
-        await sqs.send(new DeleteMessageCommand({ QueueUrl, ReceiptHandle: message.ReceiptHandle! }));
+    while (landed.size < 2 && Date.now() < deadline) {
+      for (const name of ['one.csv', 'two.csv']) {
+        if (landed.has(name)) continue;
+        try {
+          const { Body } = await s3.send(new GetObjectCommand({ Bucket: 'sluice-ingest', Key: `${keyPrefix}/${name}` }));
+          landed.set(name, Buffer.from(await Body!.transformToByteArray()));
+        } catch {
+          // not there yet
+        }
       }
+      await new Promise((resolve) => setTimeout(resolve, 500));
     }
-    assert.deepEqual([...found.values()].map((job) => job.remotePath.split('/').pop()).sort(), ['one.csv', 'two.csv']);
+    assert.deepEqual(Object.fromEntries([...landed].map(([name, body]) => [name, body.toString()])), { 'one.csv': 'one', 'two.csv': 'two' });
 
     const view = await api('GET', `/servers/${serverId}`);
     assert.equal(view.json.observedHostKey, sshd.hostKey, 'first-seen host key recorded and shown');

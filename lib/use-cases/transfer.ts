@@ -1,0 +1,356 @@
+import { createHash } from 'node:crypto';
+import { backoffSeconds } from '../domain/backoff';
+import { objectKey, partSizeFor, UnsafeKeyError } from '../domain/object-key';
+import { ResumableSha256 } from '../domain/sha256';
+import { LeaseLostError, SftpError } from '../errors';
+import type {
+  ClaimedFile,
+  ConnectionSlots,
+  JobQueue,
+  Logger,
+  NotifyJob,
+  ObjectMetadata,
+  ObjectStore,
+  PollStateStore,
+  SecretStore,
+  ServerStore,
+  SftpConnector,
+  SftpSession,
+  TransferJob,
+  TransferLedger,
+  UploadedPart,
+} from '../ports';
+
+export interface TransferDeps {
+  ledger: TransferLedger;
+  servers: ServerStore;
+  secrets: SecretStore;
+  pollState: Pick<PollStateStore, 'get'>;
+  slots: ConnectionSlots;
+  sftp: SftpConnector;
+  store: ObjectStore;
+  notifications: JobQueue<NotifyJob>;
+  transfers: JobQueue<TransferJob>;
+  logger: Logger;
+  instanceId: string;
+  leaseSeconds: number;
+  maxAttempts: number;
+  minPartBytes: number;
+  maxPartBytes: number;
+  /** Parts uploading at once; memory is about (this + 1) × part size. */
+  partConcurrency: number;
+  backoffCapSeconds: number;
+  /** True when the invocation should checkpoint and hand the rest to a fresh one. */
+  shouldYield?: () => boolean;
+  random?: () => number;
+}
+
+export type TransferOutcome =
+  | { status: 'uploaded'; key: string; sha256: string; bytesRead: number }
+  | { status: 'already-done' | 'in-progress-elsewhere' | 'gone' | 'missing' }
+  | { status: 'vanished' | 'quarantined'; reason: string }
+  | { status: 'retry'; code: string; delaySeconds: number }
+  | { status: 'continued'; uploadedBytes: number };
+
+/**
+ * Moves one file version from its SFTP server to the bucket, exactly once in effect.
+ *
+ * - Claims the version in the ledger with a lease (duplicate deliveries find it taken or done; a
+ *   dead worker's lease lapses and the next delivery takes over), renewed while it works.
+ * - Streams with a pipelined SFTP reader into S3 multipart parts (size adapted to the file, at most
+ *   `partConcurrency` in flight, so memory does not grow with the file), each part with its SHA-256;
+ *   the whole-file SHA-256 is computed on the way.
+ * - After every part the resume point (upload id, parts, byte offset, digest state) is checkpointed;
+ *   a retry reads from that offset, never from zero.
+ * - Checks the byte count and the file's size/mtime at the end: a file that changed while being
+ *   read is not marked uploaded (its new version is detected and ingested separately).
+ * - Only after the ledger records `uploaded` is the notification enqueued.
+ */
+export async function transferFile(job: TransferJob, deps: TransferDeps): Promise<TransferOutcome> {
+  const leaseUntil = () => new Date(Date.now() + deps.leaseSeconds * 1000);
+  const claim = await deps.ledger.claim(job.fileId, deps.instanceId, leaseUntil());
+  if (claim === 'done') return { status: 'already-done' };
+  if (claim === 'busy') return { status: 'in-progress-elsewhere' };
+  if (claim === 'gone') return { status: 'gone' };
+  if (claim === 'missing') return { status: 'missing' };
+  const file = claim;
+  const log = { fileId: file.fileId, serverId: file.serverId, serverName: file.serverName, remotePath: file.remotePath };
+
+  if (file.attempts > deps.maxAttempts) {
+    await deps.ledger.markFinal(file.fileId, deps.instanceId, 'quarantined', { code: 'max_attempts', message: `gave up after ${deps.maxAttempts} attempts` });
+    deps.logger.error('transfer_quarantined', { ...log, reason: 'max_attempts' });
+    return { status: 'quarantined', reason: 'max_attempts' };
+  }
+
+  const server = await deps.servers.get(file.serverId);
+  if (!server) return finalize(file, 'quarantined', 'server_deleted', 'the server was deleted before the file was transferred', deps);
+  let key: string;
+  try {
+    key = file.upload?.key ?? objectKey(server.keyPrefix, file.relativePath);
+  } catch (error) {
+    if (error instanceof UnsafeKeyError) return finalize(file, 'quarantined', 'unsafe_name', error.message, deps);
+    throw error;
+  }
+
+  const slot = await deps.slots.acquire(server.id, server.maxConnections, deps.instanceId, leaseUntil());
+  if (slot === undefined) {
+    await deps.ledger.release(file.fileId, deps.instanceId);
+    return { status: 'retry', code: 'no_connection_slot', delaySeconds: 5 };
+  }
+
+  let session: SftpSession | undefined;
+  let leaseLost = false;
+  const heartbeat = setInterval(() => {
+    const until = leaseUntil();
+    deps.ledger
+      .renewLease(file.fileId, deps.instanceId, until)
+      .then((held) => {
+        leaseLost ||= !held;
+      })
+      .catch(() => {});
+    deps.slots.renew(server.id, slot, deps.instanceId, until).catch(() => {});
+  }, (deps.leaseSeconds * 1000) / 3);
+  heartbeat.unref();
+  try {
+    const credentials = await deps.secrets.read(server.secretArn);
+    const expectedHostKey = server.hostKey ?? (await deps.pollState.get(server.id))?.observedHostKey;
+    session = (await deps.sftp.connect(server, credentials, expectedHostKey)).session;
+
+    const before = await session.stat(file.remotePath);
+    if (!before) return await finalize(file, 'vanished', 'vanished', 'the file disappeared from the server before it was read', deps);
+    if (before.size !== file.size || before.mtime !== file.mtime) {
+      return await finalize(file, 'vanished', 'changed', 'the file changed after it was listed; its new version is ingested on its own', deps);
+    }
+
+    const metadata = (sha256: string): ObjectMetadata => ({
+      sha256,
+      sourcePath: file.remotePath,
+      sourceMtime: new Date(file.mtime * 1000).toISOString(),
+      serverName: server.name,
+    });
+    // Checked after the last byte is read and before the object is committed: a file that changed
+    // meanwhile never becomes an object (rclone's rule too).
+    const openSession = session;
+    const unchanged = async () => {
+      const after = await openSession.stat(file.remotePath);
+      return after !== undefined && after.size === file.size && after.mtime === file.mtime;
+    };
+    const uploaded =
+      file.size < deps.minPartBytes
+        ? await uploadWhole(file, key, session, metadata, deps, unchanged)
+        : await uploadInParts(file, key, session, metadata, deps, () => leaseLost, unchanged);
+    if (uploaded.status === 'continued') {
+      await deps.transfers.sendAll([job]);
+      await deps.ledger.release(file.fileId, deps.instanceId);
+      deps.logger.info('transfer_continued', { ...log, uploadedBytes: uploaded.uploadedBytes });
+      return uploaded;
+    }
+
+    if (uploaded.status === 'changed') {
+      return await finalize(file, 'vanished', 'changed', 'the file changed or disappeared while it was read; not marked uploaded', deps);
+    }
+
+    const result = { key, bucket: deps.store.bucket, sha256: uploaded.sha256, etag: uploaded.etag, ...(uploaded.versionId ? { versionId: uploaded.versionId } : {}) };
+    await deps.ledger.markUploaded(file.fileId, deps.instanceId, result);
+    deps.logger.info('file_uploaded', { ...log, key, size: file.size, sha256: uploaded.sha256, bytesRead: uploaded.bytesRead, attempts: file.attempts });
+    await deps.notifications.sendAll([{ fileId: file.fileId }]);
+    return { status: 'uploaded', key, sha256: uploaded.sha256, bytesRead: uploaded.bytesRead };
+  } catch (error) {
+    if (error instanceof LeaseLostError) {
+      deps.logger.warn('transfer_lease_lost', log);
+      return { status: 'in-progress-elsewhere' };
+    }
+    return await recordFailure(file, error, deps);
+  } finally {
+    clearInterval(heartbeat);
+    await session?.close();
+    await deps.slots.release(server.id, slot, deps.instanceId).catch(() => {});
+  }
+}
+
+interface Uploaded {
+  status: 'done';
+  sha256: string;
+  etag: string;
+  versionId?: string;
+  bytesRead: number;
+  uploadId?: string;
+}
+
+async function uploadWhole(
+  file: ClaimedFile,
+  key: string,
+  session: SftpSession,
+  metadata: (sha256: string) => ObjectMetadata,
+  deps: TransferDeps,
+  unchanged: () => Promise<boolean>,
+): Promise<Uploaded | { status: 'changed' }> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of session.read(file.remotePath, 0, file.size)) chunks.push(chunk);
+  const body = Buffer.concat(chunks);
+  if (body.length !== file.size || !(await unchanged())) return { status: 'changed' };
+  const digest = createHash('sha256').update(body).digest();
+  const stored = await deps.store.putObject(key, body, digest.toString('base64'), metadata(digest.toString('hex')));
+  return { status: 'done', sha256: digest.toString('hex'), etag: stored.etag, ...(stored.versionId ? { versionId: stored.versionId } : {}), bytesRead: body.length };
+}
+
+async function uploadInParts(
+  file: ClaimedFile,
+  key: string,
+  session: SftpSession,
+  metadata: (sha256: string) => ObjectMetadata,
+  deps: TransferDeps,
+  leaseLost: () => boolean,
+  unchanged: () => Promise<boolean>,
+): Promise<(Uploaded & { uploadId: string }) | { status: 'continued'; uploadedBytes: number } | { status: 'changed' }> {
+  let upload = file.upload;
+  let parts: UploadedPart[] = [];
+  if (upload) {
+    parts = await deps.ledger.loadParts(file.fileId, upload.uploadId, upload.partCount);
+    deps.logger.info('transfer_resumed', { fileId: file.fileId, serverName: file.serverName, remotePath: file.remotePath, fromByte: upload.uploadedBytes, parts: parts.length });
+  } else {
+    const partSize = partSizeFor(file.size, deps.minPartBytes, deps.maxPartBytes);
+    const uploadId = await deps.store.createMultipartUpload(key, metadata('pending'));
+    const hashState = new ResumableSha256().save();
+    await deps.ledger.startUpload(file.fileId, deps.instanceId, { uploadId, key, partSize, hashState });
+    upload = { uploadId, key, partSize, uploadedBytes: 0, hashState, partCount: 0 };
+  }
+  const { uploadId, partSize } = upload;
+  const hash = ResumableSha256.restore(upload.hashState);
+  let offset = upload.uploadedBytes;
+  let bytesRead = 0;
+
+  // Parts finish out of order; the checkpoint advances over the contiguous prefix only.
+  const hashStates = new Map<number, string>();
+  const finished = new Map<number, UploadedPart>();
+  let checkpointed = parts.length;
+  const inflight = new Set<Promise<void>>();
+  let failure: unknown;
+
+  const advanceCheckpoint = async () => {
+    const newParts: UploadedPart[] = [];
+    while (finished.has(checkpointed + 1)) {
+      const part = finished.get(checkpointed + 1)!;
+      finished.delete(part.partNumber);
+      newParts.push(part);
+      parts.push(part);
+      checkpointed++;
+    }
+    if (newParts.length === 0) return;
+    const last = newParts.at(-1)!.partNumber;
+    await deps.ledger.checkpoint(file.fileId, deps.instanceId, {
+      uploadId,
+      uploadedBytes: Math.min(file.size, last * partSize),
+      hashState: hashStates.get(last)!,
+      parts: newParts,
+      partCount: checkpointed,
+    });
+    hashStates.delete(last);
+  };
+
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  let partNumber = checkpointed + 1;
+  const flushPart = async () => {
+    const body = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
+    pending = [];
+    pendingBytes = 0;
+    const number = partNumber++;
+    hashStates.set(number, hash.save());
+    const checksum = createHash('sha256').update(body).digest('base64');
+    while (inflight.size >= deps.partConcurrency) await Promise.race(inflight);
+    if (failure) throw failure;
+    const task = deps.store
+      .uploadPart(key, uploadId, number, body, checksum)
+      .then(async (etag) => {
+        finished.set(number, { partNumber: number, etag, checksumSha256: checksum });
+        await advanceCheckpoint();
+      })
+      .catch((error: unknown) => {
+        failure ??= error;
+      })
+      .finally(() => inflight.delete(task));
+    inflight.add(task);
+  };
+
+  for await (const chunk of session.read(file.remotePath, offset, file.size)) {
+    if (leaseLost()) throw new LeaseLostError(file.fileId);
+    if (failure) throw failure;
+    bytesRead += chunk.length;
+    let rest = chunk;
+    while (rest.length > 0) {
+      const take = Math.min(partSize - pendingBytes, rest.length);
+      // Hash slice by slice so the state saved at a part boundary is exactly the prefix's state.
+      hash.update(rest.subarray(0, take));
+      pending.push(rest.subarray(0, take));
+      pendingBytes += take;
+      rest = rest.subarray(take);
+      if (pendingBytes === partSize) {
+        await flushPart();
+        if (deps.shouldYield?.()) {
+          await Promise.all(inflight);
+          if (failure) throw failure;
+          return { status: 'continued', uploadedBytes: checkpointed * partSize };
+        }
+      }
+    }
+  }
+  if (pendingBytes > 0) await flushPart();
+  await Promise.all(inflight);
+  if (failure) throw failure;
+  offset += bytesRead;
+  if (offset !== file.size || !(await unchanged())) {
+    await deps.store.abortMultipartUpload(key, uploadId).catch(() => {});
+    return { status: 'changed' };
+  }
+  const digest = hash.digest().toString('hex');
+  const completed = await deps.store.completeMultipartUpload(key, uploadId, parts);
+  const storedSize = await deps.store.headSize(key);
+  if (storedSize !== file.size) throw new Error(`stored object is ${storedSize} bytes, expected ${file.size}`);
+  // The whole-file digest is known only now: copy the object onto itself with the final metadata.
+  const stored = (await deps.store.replaceMetadata(key, metadata(digest), file.size)) ?? completed;
+  return { status: 'done', sha256: digest, etag: stored.etag, ...(stored.versionId ? { versionId: stored.versionId } : {}), bytesRead: offset, uploadId };
+}
+
+async function finalize(
+  file: ClaimedFile,
+  status: 'vanished' | 'quarantined',
+  code: string,
+  message: string,
+  deps: TransferDeps,
+): Promise<TransferOutcome> {
+  await deps.ledger.markFinal(file.fileId, deps.instanceId, status, { code, message });
+  deps.logger.warn(status === 'vanished' ? 'file_vanished' : 'transfer_quarantined', {
+    fileId: file.fileId,
+    serverId: file.serverId,
+    serverName: file.serverName,
+    remotePath: file.remotePath,
+    code,
+  });
+  return { status, reason: code };
+}
+
+/** S3 error names that no retry can fix. */
+const FATAL_S3_ERRORS = new Set(['AccessDenied', 'NoSuchBucket', 'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'InvalidBucketName']);
+
+async function recordFailure(file: ClaimedFile, error: unknown, deps: TransferDeps): Promise<TransferOutcome> {
+  const name = (error as { name?: string }).name ?? 'Error';
+  const code = error instanceof SftpError ? error.code : name === 'NoSuchUpload' ? 'upload_lost' : `s3_or_internal:${name}`;
+  const fatal = (error instanceof SftpError && !error.retryable) || FATAL_S3_ERRORS.has(name);
+  const message = error instanceof Error ? error.message : String(error);
+  const log = { fileId: file.fileId, serverId: file.serverId, serverName: file.serverName, remotePath: file.remotePath, code, error: message };
+  if (name === 'NoSuchUpload') {
+    // The multipart upload was aborted (e.g. by the orphan sweep): start over with a new one.
+    await deps.ledger.forgetUpload(file.fileId, deps.instanceId).catch(() => {});
+  }
+  if (fatal || file.attempts >= deps.maxAttempts) {
+    await deps.ledger.markFinal(file.fileId, deps.instanceId, 'quarantined', { code, message });
+    deps.logger.error('transfer_quarantined', { ...log, attempts: file.attempts });
+    return { status: 'quarantined', reason: code };
+  }
+  const delaySeconds = backoffSeconds(file.attempts, deps.backoffCapSeconds, deps.random);
+  await deps.ledger.markFailed(file.fileId, deps.instanceId, { code, message }, new Date(Date.now() + delaySeconds * 1000));
+  deps.logger.warn('transfer_failed', { ...log, attempts: file.attempts, retryInSeconds: Math.round(delaySeconds) });
+  return { status: 'retry', code, delaySeconds };
+}
+

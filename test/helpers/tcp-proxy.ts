@@ -1,0 +1,93 @@
+import { createServer, connect, type Socket } from 'node:net';
+
+/**
+ * A fault-injecting TCP proxy on 127.0.0.1 in front of a real server: counts the bytes the server
+ * sends, can cut every connection once a byte budget is reached, and can throttle.
+ */
+export interface TcpProxy {
+  port: number;
+  /** Bytes forwarded from the server to clients, over all connections. */
+  readonly bytesFromServer: number;
+  /** Cut all connections once this many more bytes came from the server. */
+  cutAfter(bytes: number): void;
+  /** Called once when the server has sent `bytes` more bytes (for a fault mid-stream). */
+  onceAfter(bytes: number, action: () => void): void;
+  /** Forward at most this many bytes per second from the server (0: unlimited). */
+  throttle(bytesPerSecond: number): void;
+  cutAll(): void;
+  close(): Promise<void>;
+}
+
+export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
+  const pairs = new Set<[Socket, Socket]>();
+  let bytesFromServer = 0;
+  let cutAt: number | undefined;
+  let trigger: { at: number; action: () => void } | undefined;
+  let rate = 0;
+
+  const cutAll = () => {
+    for (const [client, upstream] of pairs) {
+      client.destroy();
+      upstream.destroy();
+    }
+    pairs.clear();
+  };
+
+  const server = createServer((client) => {
+    const upstream = connect(targetPort, '127.0.0.1');
+    const pair: [Socket, Socket] = [client, upstream];
+    pairs.add(pair);
+    client.pipe(upstream);
+    upstream.on('data', (chunk: Buffer) => {
+      bytesFromServer += chunk.length;
+      if (trigger && bytesFromServer >= trigger.at) {
+        const { action } = trigger;
+        trigger = undefined;
+        action();
+      }
+      if (cutAt !== undefined && bytesFromServer >= cutAt) {
+        cutAt = undefined;
+        cutAll();
+        return;
+      }
+      if (!client.write(chunk)) upstream.pause();
+      if (rate > 0) {
+        upstream.pause();
+        setTimeout(() => upstream.resume(), (chunk.length / rate) * 1000);
+      }
+    });
+    client.on('drain', () => upstream.resume());
+    const close = () => {
+      client.destroy();
+      upstream.destroy();
+      pairs.delete(pair);
+    };
+    client.on('close', close);
+    upstream.on('close', close);
+    client.on('error', close);
+    upstream.on('error', close);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  return {
+    port: typeof address === 'object' && address ? address.port : 0,
+    get bytesFromServer() {
+      return bytesFromServer;
+    },
+    cutAfter(bytes) {
+      cutAt = bytesFromServer + bytes;
+    },
+    onceAfter(bytes, action) {
+      trigger = { at: bytesFromServer + bytes, action };
+    },
+    throttle(bytesPerSecond) {
+      rate = bytesPerSecond;
+    },
+    cutAll,
+    close: () =>
+      new Promise<void>((resolve) => {
+        cutAll();
+        server.close(() => resolve());
+      }),
+  };
+}

@@ -1,0 +1,18 @@
+import { loadConfig } from '../../lib/config';
+import { buildContainer } from '../../lib/container';
+import type { TransferJob } from '../../lib/ports';
+import { transferFile } from '../../lib/use-cases/transfer';
+
+/** A transfer worker in its own process, so a test can SIGKILL it mid-transfer. */
+const container = buildContainer(loadConfig(process.env));
+const job = JSON.parse(process.env.JOB ?? '{}') as TransferJob;
+transferFile(job, { ...container.transferDeps, partConcurrency: 1 }).then(
+  (outcome) => {
+    console.log(JSON.stringify(outcome));
+    process.exit(0);
+  },
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,247 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { appendFileSync, mkdirSync, rmSync, statSync, unlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { PurgeQueueCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import type { Container } from '../../lib/container';
+import { fileVersionId } from '../../lib/domain/file-identity';
+import { CreateServerInput } from '../../lib/domain/server';
+import type { PollTick, TransferJob } from '../../lib/ports';
+import { relativeTo } from '../../lib/use-cases/poll';
+import { createServer } from '../../lib/use-cases/servers';
+import { transferFile, type TransferDeps } from '../../lib/use-cases/transfer';
+import { RecordingQueue } from '../helpers/fakes';
+import { isolatedContainer } from '../helpers/resources';
+import { startSshd, writeRemoteFile, type Sshd } from '../helpers/sshd';
+import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy';
+
+const MiB = 1024 * 1024;
+const PART = 5 * MiB;
+
+let sshd: Sshd;
+let proxy: TcpProxy;
+let container: Container;
+let prefix: string;
+let notifyQueueUrl: string;
+let deps: TransferDeps;
+let counter = 0;
+
+before(async () => {
+  sshd = await startSshd();
+  proxy = await startTcpProxy(sshd.port);
+  const isolated = await isolatedContainer();
+  container = isolated.container;
+  prefix = isolated.prefix;
+  notifyQueueUrl = isolated.queueUrls[`${prefix}-notify`]!;
+  deps = { ...container.transferDeps, minPartBytes: PART, maxPartBytes: PART, partConcurrency: 2, random: () => 0.5 };
+});
+after(async () => {
+  await proxy.close();
+  await sshd.dispose();
+});
+
+/** A registered server (through the fault proxy) and a directory of its own. */
+async function serverFor(fields: Record<string, unknown> = {}) {
+  const dir = `/transfer-${++counter}`;
+  mkdirSync(join(sshd.root, dir), { recursive: true, mode: 0o755 });
+  const server = await createServer(
+    CreateServerInput.parse({
+      name: `${prefix}-xfer-${counter}`,
+      host: '127.0.0.1',
+      port: proxy.port,
+      username: sshd.username,
+      password: sshd.password,
+      remoteDir: `${sshd.root}${dir}`,
+      hostKey: sshd.hostKey,
+      ...fields,
+    }),
+    { ...container.serverDeps, ticks: new RecordingQueue<PollTick>() },
+  );
+  return { server, dir };
+}
+
+/** Puts a file on the server and its version in the ledger, as the poller would; returns the job. */
+async function detected(server: { id: string; name: string; remoteDir: string }, dir: string, name: string, content: Buffer, relativePath?: string): Promise<TransferJob> {
+  const path = writeRemoteFile(sshd, `${dir}/${name}`, content);
+  const stats = statSync(path);
+  const file = { path, size: stats.size, mtime: Math.floor(stats.mtimeMs / 1000) };
+  const fileId = fileVersionId(server.id, file);
+  await container.pollDeps.ledger.createIfAbsent({
+    fileId,
+    serverId: server.id,
+    serverName: server.name,
+    remotePath: path,
+    relativePath: relativePath ?? relativeTo(server.remoteDir, path),
+    size: file.size,
+    mtime: file.mtime,
+    discoveredAt: new Date().toISOString(),
+  });
+  return { fileId, serverId: server.id, remotePath: path, size: file.size, mtime: file.mtime };
+}
+
+async function ledgerEntry(fileId: string) {
+  const { Item } = await container.clients.dynamodb.send(
+    new GetItemCommand({ TableName: container.config.FILES_TABLE, Key: { fileId: { S: fileId } }, ConsistentRead: true }),
+  );
+  return Item ? unmarshall(Item) : undefined;
+}
+
+async function objectBytes(key: string): Promise<Buffer> {
+  const { Body } = await container.clients.s3.send(new GetObjectCommand({ Bucket: container.config.S3_BUCKET, Key: key }));
+  return Buffer.from(await Body!.transformToByteArray());
+}
+
+const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
+
+async function notifications(): Promise<string[]> {
+  const ids: string[] = [];
+  while (true) {
+    const { Messages = [] } = await container.clients.sqs.send(new ReceiveMessageCommand({ QueueUrl: notifyQueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, VisibilityTimeout: 30 }));
+    if (Messages.length === 0) return ids;
+    ids.push(...Messages.map((message) => (JSON.parse(message.Body!) as { fileId: string }).fileId));
+  }
+}
+
+describe('transfer: byte-exact round trips', () => {
+  for (const [label, size] of [
+    ['0 B', 0],
+    ['1 B', 1],
+    ['part size - 1', PART - 1],
+    ['part size', PART],
+    ['part size + 1', PART + 1],
+    ['3.5 parts', Math.floor(3.5 * PART)],
+  ] as const) {
+    it(`${label}: lands byte-exact with its SHA-256 in the ledger and object metadata, then is announced`, async () => {
+      const { server, dir } = await serverFor();
+      const content = randomBytes(size);
+      const job = await detected(server, dir, `file-${size}.bin`, content);
+      const outcome = await transferFile(job, deps);
+      assert.equal(outcome.status, 'uploaded', JSON.stringify(outcome));
+      const key = `${server.keyPrefix}/file-${size}.bin`;
+      const stored = await objectBytes(key);
+      assert.equal(stored.length, size);
+      assert.ok(stored.equals(content), 'byte-exact');
+      const entry = await ledgerEntry(job.fileId);
+      assert.equal(entry?.status, 'uploaded');
+      assert.equal(entry?.sha256, sha256(content));
+      assert.equal(entry?.objectKey, key);
+      const head = await container.clients.s3.send(new HeadObjectCommand({ Bucket: container.config.S3_BUCKET, Key: key }));
+      assert.equal(head.Metadata?.sha256, sha256(content));
+      assert.equal(head.Metadata?.['server-name'], server.name);
+      assert.equal(decodeURIComponent(head.Metadata?.['source-path'] ?? ''), job.remotePath);
+      assert.ok((await notifications()).includes(job.fileId), 'notification enqueued after upload');
+    });
+  }
+});
+
+describe('transfer: exactly once', () => {
+  it('uploads once and announces once when SQS delivers the same job twice, even concurrently', async () => {
+    const { server, dir } = await serverFor();
+    const job = await detected(server, dir, 'dup.bin', randomBytes(2 * PART + 3));
+    await notifications();
+    const results = await Promise.all([transferFile(job, deps), transferFile(job, { ...deps, instanceId: 'other-worker' })]);
+    assert.deepEqual(results.map((result) => result.status).sort(), ['in-progress-elsewhere', 'uploaded']);
+    assert.equal((await transferFile(job, deps)).status, 'already-done');
+    assert.deepEqual((await notifications()).filter((id) => id === job.fileId), [job.fileId]);
+  });
+});
+
+describe('transfer: files that change or vanish', () => {
+  it('marks a file deleted after listing as vanished, and never retries it', async () => {
+    const { server, dir } = await serverFor();
+    const job = await detected(server, dir, 'gone.csv', Buffer.from('soon gone'));
+    unlinkSync(job.remotePath);
+    assert.deepEqual(await transferFile(job, deps), { status: 'vanished', reason: 'vanished' });
+    assert.equal((await ledgerEntry(job.fileId))?.status, 'vanished');
+    assert.deepEqual(await transferFile(job, deps), { status: 'gone' });
+  });
+
+  it('does not mark uploaded a file that grew while it was being read', async () => {
+    const { server, dir } = await serverFor();
+    const job = await detected(server, dir, 'growing.bin', randomBytes(4 * PART));
+    proxy.onceAfter(PART, () => appendFileSync(job.remotePath, randomBytes(1000)));
+    const outcome = await transferFile(job, deps);
+    assert.deepEqual(outcome, { status: 'vanished', reason: 'changed' });
+    assert.notEqual((await ledgerEntry(job.fileId))?.status, 'uploaded');
+    const listed = await container.clients.s3.send(new ListObjectsV2Command({ Bucket: container.config.S3_BUCKET, Prefix: `${server.keyPrefix}/` }));
+    assert.equal(listed.KeyCount ?? 0, 0, 'no object for the changed version');
+  });
+});
+
+describe('transfer: interruptions', () => {
+  it('resumes from the last completed part after the connection is cut mid-transfer', async () => {
+    const { server, dir } = await serverFor();
+    const content = randomBytes(6 * PART + 12345);
+    const job = await detected(server, dir, 'cut.bin', content);
+    const start = proxy.bytesFromServer;
+    proxy.cutAfter(Math.floor(3.4 * PART));
+    const first = await transferFile(job, deps);
+    assert.equal(first.status, 'retry', JSON.stringify(first));
+    const entry = await ledgerEntry(job.fileId);
+    assert.equal(entry?.status, 'failed');
+    assert.ok(entry?.uploadedBytes >= 2 * PART, `checkpointed ${entry?.uploadedBytes}`);
+
+    const second = await transferFile(job, deps);
+    assert.equal(second.status, 'uploaded', JSON.stringify(second));
+    const reread = proxy.bytesFromServer - start - content.length;
+    assert.ok(reread < PART, `bytes read twice: ${reread} (must be under one part, ${PART})`);
+    assert.ok((await objectBytes(`${server.keyPrefix}/cut.bin`)).equals(content));
+    assert.equal((await ledgerEntry(job.fileId))?.sha256, sha256(content), 'digest resumed, not restarted');
+  });
+
+  it('lets another worker finish when the first is killed mid-transfer', async () => {
+    const { server, dir } = await serverFor();
+    const content = randomBytes(8 * PART);
+    const job = await detected(server, dir, 'killed.bin', content);
+    proxy.throttle(8 * MiB);
+    const worker = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '../helpers/transfer-worker.ts')], {
+      env: { ...process.env, ...Object.fromEntries(Object.entries(container.config).map(([name, value]) => [name, String(value)])), TRANSFER_LEASE_SECONDS: '5', S3_PART_SIZE_MIB: '5', S3_MAX_PART_SIZE_MIB: '5', JOB: JSON.stringify(job) },
+      stdio: 'ignore',
+    });
+    try {
+      const deadline = Date.now() + 30_000;
+      while (((await ledgerEntry(job.fileId))?.uploadedBytes ?? 0) < 2 * PART) {
+        if (Date.now() > deadline) throw new Error('worker made no progress');
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    } finally {
+      worker.kill('SIGKILL');
+      proxy.throttle(0);
+    }
+    assert.equal((await transferFile(job, deps)).status, 'in-progress-elsewhere', 'the dead worker\'s lease still holds');
+    await new Promise((resolve) => setTimeout(resolve, 5500));
+    const outcome = await transferFile(job, deps);
+    assert.equal(outcome.status, 'uploaded', JSON.stringify(outcome));
+    assert.ok((await objectBytes(`${server.keyPrefix}/killed.bin`)).equals(content));
+    const listed = await container.clients.s3.send(new ListObjectsV2Command({ Bucket: container.config.S3_BUCKET, Prefix: `${server.keyPrefix}/` }));
+    assert.equal(listed.KeyCount, 1, 'exactly one object');
+  });
+});
+
+describe('transfer: hostile names', () => {
+  for (const relativePath of ['../escape.csv', 'a/../../b.csv', './x.csv', 'a//b.csv', 'line\nbreak.csv', `${'x'.repeat(1100)}.csv`]) {
+    it(`quarantines ${JSON.stringify(relativePath.slice(0, 40))} instead of writing outside the prefix`, async () => {
+      const { server, dir } = await serverFor();
+      const job = await detected(server, dir, `hostile-${counter}.csv`, Buffer.from('x'), relativePath);
+      assert.deepEqual(await transferFile(job, deps), { status: 'quarantined', reason: 'unsafe_name' });
+      assert.equal((await ledgerEntry(job.fileId))?.status, 'quarantined');
+    });
+  }
+
+  it('keeps names with spaces and non-ASCII characters, inside the prefix', async () => {
+    const { server, dir } = await serverFor();
+    const job = await detected(server, dir, 'spaces and ünïcode.csv', Buffer.from('ok'));
+    const outcome = await transferFile(job, deps);
+    assert.equal(outcome.status === 'uploaded' && outcome.key, `${server.keyPrefix}/spaces and ünïcode.csv`);
+  });
+});
+
+after(async () => {
+  await container.clients.sqs.send(new PurgeQueueCommand({ QueueUrl: notifyQueueUrl })).catch(() => {});
+  rmSync(join(sshd.root), { recursive: true, force: true });
+});
