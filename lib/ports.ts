@@ -151,6 +151,9 @@ export interface PollTick {
 
 /** One open SFTP session on a server. */
 export interface SftpSession extends SftpFileReader {
+  remove(path: string): Promise<void>;
+  /** Moves a file, creating the target's directories. */
+  move(from: string, to: string): Promise<void>;
   /** Regular files under `dir` (recursively if asked), streamed page by page. */
   listFiles(dir: string, options: { recursive: boolean; filter: ListingFilter }): AsyncIterable<ListedFile>;
   close(): Promise<void>;
@@ -179,14 +182,7 @@ export interface UploadedPart {
 }
 
 /** A ledger entry as the transfer sees it after claiming it. */
-export interface ClaimedFile {
-  fileId: string;
-  serverId: string;
-  serverName: string;
-  remotePath: string;
-  relativePath: string;
-  size: number;
-  mtime: number;
+export interface ClaimedFile extends Omit<DetectedFile, 'discoveredAt'> {
   attempts: number;
   /** Resume state of an interrupted multipart upload. */
   upload?: { uploadId: string; key: string; partSize: number; uploadedBytes: number; hashState: string; partCount: number };

@@ -11,6 +11,7 @@ import {
 import { z } from 'zod';
 import { decodeSnapshot, emptySnapshot, encodeSnapshot, type Snapshot } from '../domain/snapshot';
 import type { ConnectionSlots, PollOutcome, PollState, PollStateStore } from '../ports';
+import { conditionally } from './dynamodb-conditions';
 
 /**
  * Poll state lives in the servers table beside the registration, as separate items, so PATCH never
@@ -88,8 +89,8 @@ export class DynamoPollStateStore implements PollStateStore {
   }
 
   async releaseLease(serverId: string, owner: string): Promise<void> {
-    try {
-      await this.documents.send(
+    await conditionally(
+      this.documents.send(
         new UpdateCommand({
           TableName: this.table,
           Key: { pk: pollKey(serverId) },
@@ -97,10 +98,8 @@ export class DynamoPollStateStore implements PollStateStore {
           ConditionExpression: 'leaseOwner = :owner',
           ExpressionAttributeValues: { ':owner': owner },
         }),
-      );
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-    }
+      ),
+    );
   }
 
   async loadSnapshot(state: PollState): Promise<Snapshot> {
@@ -167,9 +166,9 @@ export class DynamoPollStateStore implements PollStateStore {
     if (previousRef && previousRef !== snapshotRef) await this.deleteSnapshot(serverId, previousRef).catch(() => {});
   }
 
-  async recordHostKey(serverId: string, fingerprint: string): Promise<boolean> {
-    try {
-      await this.documents.send(
+  recordHostKey(serverId: string, fingerprint: string): Promise<boolean> {
+    return conditionally(
+      this.documents.send(
         new UpdateCommand({
           TableName: this.table,
           Key: { pk: pollKey(serverId) },
@@ -177,12 +176,8 @@ export class DynamoPollStateStore implements PollStateStore {
           ConditionExpression: 'attribute_not_exists(observedHostKey)',
           ExpressionAttributeValues: { ':key': fingerprint },
         }),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
+      ),
+    );
   }
 
   async get(serverId: string): Promise<PollState | undefined> {
@@ -258,52 +253,44 @@ export class DynamoConnectionSlots implements ConnectionSlots {
     const start = Math.floor(Math.random() * max);
     for (let offset = 0; offset < max; offset++) {
       const slot = String((start + offset) % max);
-      try {
-        await this.documents.send(
+      const taken = await conditionally(
+        this.documents.send(
           new PutCommand({
             TableName: this.options.table,
             Item: { pk: `conn#${serverId}#${slot}`, holder: owner, leaseUntil: until.getTime() },
             ConditionExpression: 'attribute_not_exists(pk) OR leaseUntil < :now',
             ExpressionAttributeValues: { ':now': Date.now() },
           }),
-        );
-        return slot;
-      } catch (error) {
-        if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      }
+        ),
+      );
+      if (taken) return slot;
     }
     return undefined;
   }
 
-  async renew(serverId: string, slot: string, owner: string, until: Date): Promise<boolean> {
-    try {
-      await this.documents.send(
+  renew(serverId: string, slot: string, owner: string, until: Date): Promise<boolean> {
+    return conditionally(
+      this.documents.send(
         new PutCommand({
           TableName: this.options.table,
           Item: { pk: `conn#${serverId}#${slot}`, holder: owner, leaseUntil: until.getTime() },
           ConditionExpression: 'holder = :owner',
           ExpressionAttributeValues: { ':owner': owner },
         }),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
+      ),
+    );
   }
 
   async release(serverId: string, slot: string, owner: string): Promise<void> {
-    try {
-      await this.documents.send(
+    await conditionally(
+      this.documents.send(
         new DeleteCommand({
           TableName: this.options.table,
           Key: { pk: `conn#${serverId}#${slot}` },
           ConditionExpression: 'holder = :owner',
           ExpressionAttributeValues: { ':owner': owner },
         }),
-      );
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-    }
+      ),
+    );
   }
 }

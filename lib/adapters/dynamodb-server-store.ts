@@ -33,6 +33,7 @@ const ServerItem = z.object({
   keyPrefix: z.string(),
   maxConnections: z.number().default(2),
   stableAfterSeconds: z.number().default(5),
+  afterIngest: z.string().default('keep'),
   createdAt: z.string(),
   updatedAt: z.string(),
   version: z.number(),

@@ -4,6 +4,7 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { z } from 'zod';
 import { LeaseLostError } from '../errors';
 import type { ClaimResult, TransferLedger, UploadedPart, UploadResult } from '../ports';
+import { conditionally } from './dynamodb-conditions';
 
 /**
  * Transfer state in the files table. The version's item (key `fileId`) carries the status, the
@@ -42,9 +43,9 @@ export class DynamoTransferLedger implements TransferLedger {
   }
 
   /** An update that only the lease holder may make; false when the lease was lost. */
-  private async asOwner(fileId: string, owner: string, update: string, values: Record<string, unknown>, names: Record<string, string> = {}) {
-    try {
-      await this.documents.send(
+  private asOwner(fileId: string, owner: string, update: string, values: Record<string, unknown>, names: Record<string, string> = {}) {
+    return conditionally(
+      this.documents.send(
         new UpdateCommand({
           TableName: this.table,
           Key: { fileId },
@@ -53,12 +54,8 @@ export class DynamoTransferLedger implements TransferLedger {
           ExpressionAttributeValues: { ':owner': owner, ...values },
           ...(Object.keys(names).length ? { ExpressionAttributeNames: names } : {}),
         }),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
+      ),
+    );
   }
 
   private async asOwnerOrThrow(fileId: string, owner: string, update: string, values: Record<string, unknown>, names: Record<string, string> = {}) {

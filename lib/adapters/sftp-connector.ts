@@ -232,6 +232,23 @@ class Ssh2SftpSession implements SftpSession {
     );
   }
 
+  async remove(path: string): Promise<void> {
+    try {
+      await this.client.delete(path);
+    } catch (error) {
+      throw classifySftpError(error, `remove ${path}`);
+    }
+  }
+
+  async move(from: string, to: string): Promise<void> {
+    try {
+      await this.client.mkdir(to.slice(0, to.lastIndexOf('/')) || '/', true);
+      await this.client.rename(from, to);
+    } catch (error) {
+      throw classifySftpError(error, `move ${from} to ${to}`);
+    }
+  }
+
   async close(): Promise<void> {
     await settleWithin(this.client.end().then(() => undefined, () => undefined), 2000);
   }

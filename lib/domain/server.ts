@@ -23,6 +23,8 @@ export interface ServerRecord {
   maxConnections: number;
   /** How long a file's size and mtime must stay unchanged before it is taken. */
   stableAfterSeconds: number;
+  /** What happens to the remote file once its object is verified: `keep`, `delete` or `move:<dir>`. */
+  afterIngest: string;
   createdAt: string;
   updatedAt: string;
   /** Optimistic-concurrency counter, bumped on every update. */
@@ -117,6 +119,11 @@ const pattern = z
 const pollIntervalSeconds = z.int().min(5).max(86_400);
 const maxConnections = z.int().min(1).max(32);
 const stableAfterSeconds = z.int().min(0).max(86_400);
+const afterIngest = z
+  .string()
+  .regex(/^(keep|delete|move:\/[^\u0000-\u001f\u007f]*)$/, 'must be "keep", "delete" or "move:<absolute directory>"')
+  .refine((value) => !value.startsWith('move:') || value.slice(5).split('/').every((segment) => segment !== '.' && segment !== '..'), 'the move directory must not contain "." or ".." segments')
+  .transform((value) => (value.startsWith('move:') ? `move:/${value.slice(5).split('/').filter(Boolean).join('/')}` : value));
 
 /** OpenSSH's fingerprint format (`ssh-keygen -lf`), with or without base64 padding. */
 const hostKey = z
@@ -163,6 +170,7 @@ const serverFields = {
   keyPrefix,
   maxConnections,
   stableAfterSeconds,
+  afterIngest,
 };
 
 type Credentials = { password?: string; privateKey?: string; passphrase?: string };
@@ -195,6 +203,7 @@ export const CreateServerInput = z
     keyPrefix: keyPrefix.optional(),
     maxConnections: maxConnections.default(2),
     stableAfterSeconds: stableAfterSeconds.default(5),
+    afterIngest: afterIngest.default('keep'),
   })
   .refine((input) => input.password !== undefined || input.privateKey !== undefined, {
     path: ['password'],
@@ -231,6 +240,7 @@ export const ServerViewSchema = z.object({
   keyPrefix: z.string(),
   maxConnections,
   stableAfterSeconds,
+  afterIngest: z.string(),
   createdAt: z.iso.datetime(),
   updatedAt: z.iso.datetime(),
   observedHostKey: z.string().nullable().describe('Host key fingerprint recorded on first connection when no hostKey is pinned'),
@@ -239,3 +249,16 @@ export const ServerViewSchema = z.object({
   consecutiveFailures: z.int().min(0),
   nextPollAt: z.iso.datetime().nullable(),
 });
+
+/**
+ * A move target inside a recursively listed remoteDir would be listed again and ingested twice.
+ * Returns the reason, or undefined when the combination is safe.
+ */
+export function afterIngestConflict(server: Pick<ServerRecord, 'afterIngest' | 'remoteDir' | 'recursive'>): string | undefined {
+  if (!server.afterIngest.startsWith('move:') || !server.recursive) return undefined;
+  const target = server.afterIngest.slice(5);
+  const base = server.remoteDir === '/' ? '' : server.remoteDir;
+  return target === server.remoteDir || target.startsWith(`${base}/`)
+    ? 'the move directory is inside the recursively listed remoteDir: moved files would be ingested again'
+    : undefined;
+}

@@ -1,6 +1,7 @@
 import { ConflictError, NotFoundError, ValidationError } from '../errors';
 import type { ServerCredentials } from '../domain/credentials';
 import {
+  afterIngestConflict,
   toServerView,
   type CreateServerInput,
   type ServerRecord,
@@ -50,6 +51,8 @@ export async function createServer(input: CreateServerInput, deps: ServerDeps): 
   if (credentials === undefined) {
     throw new ValidationError([{ field: 'password', message: 'exactly one of password or privateKey is required' }]);
   }
+  const conflict = afterIngestConflict(input);
+  if (conflict) throw new ValidationError([{ field: 'afterIngest', message: conflict }]);
   const id = deps.ids.newId();
   const now = deps.clock.now().toISOString();
   const secretArn = await deps.secrets.create(
@@ -74,6 +77,7 @@ export async function createServer(input: CreateServerInput, deps: ServerDeps): 
     keyPrefix: input.keyPrefix ?? input.name,
     maxConnections: input.maxConnections,
     stableAfterSeconds: input.stableAfterSeconds,
+    afterIngest: input.afterIngest,
     createdAt: now,
     updatedAt: now,
     version: 1,
@@ -128,6 +132,8 @@ export async function updateServer(id: string, input: UpdateServerInput, deps: S
     updatedAt: deps.clock.now().toISOString(),
     version: current.version + 1,
   };
+  const conflict = afterIngestConflict(next);
+  if (conflict) throw new ValidationError([{ field: 'afterIngest', message: conflict }]);
   if (credentials !== undefined) {
     await deps.secrets.replace(current.secretArn, credentials);
     deps.logger.info('server_credentials_rotated', { serverId: id, serverName: current.name });

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { backoffSeconds } from '../domain/backoff';
 import { objectKey, partSizeFor, UnsafeKeyError } from '../domain/object-key';
+import type { ServerRecord } from '../domain/server';
 import { ResumableSha256 } from '../domain/sha256';
 import { LeaseLostError, SftpError } from '../errors';
 import type {
@@ -154,6 +155,7 @@ export async function transferFile(job: TransferJob, deps: TransferDeps): Promis
     await deps.ledger.markUploaded(file.fileId, deps.instanceId, result);
     deps.logger.info('file_uploaded', { ...log, key, size: file.size, sha256: uploaded.sha256, bytesRead: uploaded.bytesRead, attempts: file.attempts });
     await deps.notifications.sendAll([{ fileId: file.fileId }]);
+    await afterIngest(server, file, session, deps);
     return { status: 'uploaded', key, sha256: uploaded.sha256, bytesRead: uploaded.bytesRead };
   } catch (error) {
     if (error instanceof LeaseLostError) {
@@ -312,6 +314,31 @@ async function uploadInParts(
   return { status: 'done', sha256: digest, etag: stored.etag, ...(stored.versionId ? { versionId: stored.versionId } : {}), bytesRead: offset, uploadId };
 }
 
+/**
+ * The server's post-processing, only once the object is verified and recorded. A failure here is
+ * logged, not retried: the file is ingested, and an unchanged file is never taken again.
+ */
+async function afterIngest(server: ServerRecord, file: ClaimedFile, session: SftpSession, deps: TransferDeps): Promise<void> {
+  if (server.afterIngest === 'keep') return;
+  try {
+    if (server.afterIngest === 'delete') {
+      await session.remove(file.remotePath);
+    } else {
+      const target = `${server.afterIngest.slice(5).replace(/\/$/, '')}/${file.relativePath}`;
+      await session.move(file.remotePath, target);
+    }
+    deps.logger.info('after_ingest_done', { fileId: file.fileId, serverName: file.serverName, remotePath: file.remotePath, action: server.afterIngest });
+  } catch (error) {
+    deps.logger.warn('after_ingest_failed', {
+      fileId: file.fileId,
+      serverName: file.serverName,
+      remotePath: file.remotePath,
+      action: server.afterIngest,
+      error: error instanceof Error ? error.message : String(error),
+    });
+  }
+}
+
 async function finalize(
   file: ClaimedFile,
   status: 'vanished' | 'quarantined',
@@ -319,6 +346,7 @@ async function finalize(
   message: string,
   deps: TransferDeps,
 ): Promise<TransferOutcome> {
+  if (file.upload) await deps.store.abortMultipartUpload(file.upload.key, file.upload.uploadId).catch(() => {});
   await deps.ledger.markFinal(file.fileId, deps.instanceId, status, { code, message });
   deps.logger.warn(status === 'vanished' ? 'file_vanished' : 'transfer_quarantined', {
     fileId: file.fileId,
@@ -344,6 +372,7 @@ async function recordFailure(file: ClaimedFile, error: unknown, deps: TransferDe
     await deps.ledger.forgetUpload(file.fileId, deps.instanceId).catch(() => {});
   }
   if (fatal || file.attempts >= deps.maxAttempts) {
+    if (file.upload) await deps.store.abortMultipartUpload(file.upload.key, file.upload.uploadId).catch(() => {});
     await deps.ledger.markFinal(file.fileId, deps.instanceId, 'quarantined', { code, message });
     deps.logger.error('transfer_quarantined', { ...log, attempts: file.attempts });
     return { status: 'quarantined', reason: code };

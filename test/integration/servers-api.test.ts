@@ -196,6 +196,11 @@ describe('server management API: validation', () => {
     ['keyPrefix', { keyPrefix: 'a//b' }],
     ['keyPrefix', { keyPrefix: '' }],
     ['unexpected', { unexpected: 1 }],
+    ['maxConnections', { maxConnections: 0 }],
+    ['stableAfterSeconds', { stableAfterSeconds: -1 }],
+    ['afterIngest', { afterIngest: 'archive' }],
+    ['afterIngest', { afterIngest: 'move:relative/dir' }],
+    ['afterIngest', { afterIngest: 'move:/in/done', remoteDir: '/in', recursive: true }],
   ];
   for (const [field, fields] of invalid) {
     it(`POST refuses ${JSON.stringify(fields)} naming ${field}`, async () => {

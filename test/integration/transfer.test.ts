@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { appendFileSync, mkdirSync, rmSync, statSync, unlinkSync } from 'node:fs';
+import { appendFileSync, chmodSync, mkdirSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
@@ -220,6 +220,39 @@ describe('transfer: interruptions', () => {
     assert.ok((await objectBytes(`${server.keyPrefix}/killed.bin`)).equals(content));
     const listed = await container.clients.s3.send(new ListObjectsV2Command({ Bucket: container.config.S3_BUCKET, Prefix: `${server.keyPrefix}/` }));
     assert.equal(listed.KeyCount, 1, 'exactly one object');
+  });
+});
+
+/** The SFTP account may only delete or move files in directories it can write (as on real servers). */
+function writableBySftpUser(...dirs: string[]) {
+  for (const dir of dirs) chmodSync(dir, 0o777);
+}
+
+describe('transfer: after ingest', () => {
+  it('deletes the remote file only after the object is verified, when asked to', async () => {
+    const { server, dir } = await serverFor({ afterIngest: 'delete' });
+    const job = await detected(server, dir, 'delete-me.csv', Buffer.from('bye'));
+    writableBySftpUser(join(sshd.root, dir));
+    assert.equal((await transferFile(job, deps)).status, 'uploaded');
+    assert.equal((await objectBytes(`${server.keyPrefix}/delete-me.csv`)).toString(), 'bye');
+    assert.throws(() => statSync(job.remotePath), /ENOENT/);
+  });
+
+  it('moves the remote file into the given directory, keeping its relative path', async () => {
+    const done = `${sshd.root}/done-${counter + 1}`;
+    const { server, dir } = await serverFor({ afterIngest: `move:${done}` });
+    const job = await detected(server, dir, 'nested/move-me.csv', Buffer.from('moved'));
+    writableBySftpUser(join(sshd.root, dir, 'nested'), sshd.root);
+    assert.equal((await transferFile(job, deps)).status, 'uploaded');
+    assert.equal(statSync(`${done}/nested/move-me.csv`).size, 5);
+    assert.throws(() => statSync(job.remotePath), /ENOENT/);
+  });
+
+  it('keeps the remote file by default', async () => {
+    const { server, dir } = await serverFor();
+    const job = await detected(server, dir, 'keep.csv', Buffer.from('kept'));
+    assert.equal((await transferFile(job, deps)).status, 'uploaded');
+    assert.equal(statSync(job.remotePath).size, 4);
   });
 });
 
