@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { awsClients } from './adapters/aws-clients';
+import { DynamoFileCatalog } from './adapters/dynamodb-file-catalog';
 import { DynamoFileLedger } from './adapters/dynamodb-file-ledger';
 import { DynamoConnectionSlots, DynamoPollStateStore } from './adapters/dynamodb-poll-state';
 import { DynamoServerStore } from './adapters/dynamodb-server-store';
@@ -78,7 +79,8 @@ export function buildContainer(config: Config) {
     partConcurrency: config.TRANSFER_PART_CONCURRENCY,
     backoffCapSeconds: config.TRANSFER_BACKOFF_CAP_SECONDS,
   };
-  return { config, clients, logger, serverDeps, scheduleDeps, pollDeps, transferDeps, transfers };
+  const files = new DynamoFileCatalog({ client: clients.dynamodb, table: config.FILES_TABLE });
+  return { config, clients, logger, serverDeps, scheduleDeps, pollDeps, transferDeps, transfers, files };
 }
 export type Container = ReturnType<typeof buildContainer>;
 

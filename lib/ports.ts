@@ -260,3 +260,34 @@ export interface SftpFileReader {
   /** Bytes [start, end) in order, as chunks; ends early if the file is shorter. */
   read(path: string, start: number, end: number): AsyncIterable<Buffer>;
 }
+
+/** What the API shows of one file version. */
+export interface FileView {
+  fileId: string;
+  serverId: string;
+  serverName: string;
+  remotePath: string;
+  relativePath: string;
+  size: number;
+  mtime: string;
+  status: string;
+  statusSince: string;
+  discoveredAt: string;
+  attempts: number;
+  lastError: { code: string; message: string; at?: string } | null;
+  nextAttemptAt: string | null;
+  bucket: string | null;
+  key: string | null;
+  sha256: string | null;
+  etag: string | null;
+  versionId: string | null;
+  uploadedAt: string | null;
+  /** Progress of an interrupted or running upload. */
+  uploadedBytes: number | null;
+}
+
+/** Ingestion history; kept when a server is deleted. */
+export interface FileCatalog {
+  get(fileId: string): Promise<FileView | undefined>;
+  listByServer(serverId: string, limit: number, nextToken?: string, status?: string): Promise<Page<FileView>>;
+}

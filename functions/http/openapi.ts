@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { route } from '../../lib/http/route';
 import { httpRuntime } from './runtime';
-import { CreateServerInput, ListServersQuery, ServerViewSchema, UpdateServerInput } from './schemas';
+import { CreateServerInput, FileViewSchema, ListFilesQuery, ListServersQuery, ServerViewSchema, UpdateServerInput } from './schemas';
 
 const jsonSchema = (schema: z.ZodType, io: 'input' | 'output') => {
   const { $schema: _dialect, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as Record<string, unknown>;
@@ -34,6 +34,7 @@ const errors = {
 /** OpenAPI 3.1 document generated from the same zod schemas that validate requests. */
 export function openApiDocument() {
   const listQuery = jsonSchema(ListServersQuery, 'input') as { properties: Record<string, object> };
+  const filesQuery = jsonSchema(ListFilesQuery, 'input') as { properties: Record<string, object>; required: string[] };
   return {
     openapi: '3.1.0',
     info: { title: 'sluice', version: '1.0.0', description: 'Registers the SFTP servers sluice ingests files from.' },
@@ -49,6 +50,15 @@ export function openApiDocument() {
           properties: {
             items: { type: 'array', items: { $ref: '#/components/schemas/Server' } },
             nextToken: { type: ['string', 'null'], description: 'Pass as `nextToken` to get the next page; null on the last page.' },
+          },
+        },
+        File: jsonSchema(FileViewSchema, 'output'),
+        FilePage: {
+          type: 'object',
+          required: ['items', 'nextToken'],
+          properties: {
+            items: { type: 'array', items: { $ref: '#/components/schemas/File' } },
+            nextToken: { type: ['string', 'null'] },
           },
         },
         Problem: jsonSchema(ProblemSchema, 'output'),
@@ -97,6 +107,21 @@ export function openApiDocument() {
           operationId: 'deleteServer',
           parameters: [idParameter],
           responses: { '204': { description: 'Deleted, with its secret' }, ...errors, '404': problem('Unknown id') },
+        },
+      },
+      '/files': {
+        get: {
+          operationId: 'listFiles',
+          description: "A server's ingestion history, newest first; kept after the server is deleted.",
+          parameters: Object.entries(filesQuery.properties).map(([name, schema]) => ({ name, in: 'query', required: filesQuery.required.includes(name), schema })),
+          responses: { '200': { description: 'A page of file versions', content: json('FilePage') }, ...errors },
+        },
+      },
+      '/files/{id}': {
+        get: {
+          operationId: 'getFile',
+          parameters: [idParameter],
+          responses: { '200': { description: 'The file version', content: json('File') }, ...errors, '404': problem('Unknown id') },
         },
       },
       '/health': {

@@ -8,3 +8,38 @@ export const ListServersQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(100).default(50),
   nextToken: z.string().min(1).max(2048).optional(),
 });
+
+export const FileIdParams = z.object({ id: z.string().min(1).max(128) });
+
+export const FILE_STATUSES = ['pending', 'transferring', 'uploaded', 'notified', 'failed', 'vanished', 'quarantined'] as const;
+
+export const ListFilesQuery = z.strictObject({
+  serverId: z.string().min(1).max(128),
+  status: z.enum(FILE_STATUSES).optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(50),
+  nextToken: z.string().min(1).max(2048).optional(),
+});
+
+/** The shape of a file version in responses (documentation; the catalog builds it). */
+export const FileViewSchema = z.object({
+  fileId: z.string().regex(/^[0-9a-f]{32}$/),
+  serverId: z.string(),
+  serverName: z.string(),
+  remotePath: z.string(),
+  relativePath: z.string(),
+  size: z.int(),
+  mtime: z.iso.datetime(),
+  status: z.enum(FILE_STATUSES),
+  statusSince: z.iso.datetime(),
+  discoveredAt: z.iso.datetime(),
+  attempts: z.int(),
+  lastError: z.object({ code: z.string(), message: z.string(), at: z.string().optional() }).nullable(),
+  nextAttemptAt: z.iso.datetime().nullable(),
+  bucket: z.string().nullable(),
+  key: z.string().nullable(),
+  sha256: z.string().nullable(),
+  etag: z.string().nullable(),
+  versionId: z.string().nullable(),
+  uploadedAt: z.iso.datetime().nullable(),
+  uploadedBytes: z.int().nullable(),
+});

@@ -54,6 +54,21 @@ describe('detection and transfer through the running stack', () => {
     assert.equal(view.json.consecutiveFailures, 0);
     assert.equal(view.json.lastError, null);
     assert.ok(view.json.lastPollAt);
-    assert.equal((await api('PATCH', `/servers/${serverId}`, { body: { active: false } })).status, 200);
+    const history = await api('GET', `/files?serverId=${serverId}`);
+    assert.equal(history.status, 200, history.text);
+    assert.deepEqual(history.json.items.map((file: { relativePath: string }) => file.relativePath).sort(), ['one.csv', 'two.csv']);
+    for (const file of history.json.items) {
+      assert.ok(['uploaded', 'notified'].includes(file.status), file.status);
+      assert.equal(file.key, `${keyPrefix}/${file.relativePath}`);
+      assert.match(file.sha256, /^[0-9a-f]{64}$/);
+      const one = await api('GET', `/files/${file.fileId}`);
+      assert.deepEqual(one.json, file);
+    }
+    assert.equal((await api('GET', '/files/0123456789abcdef0123456789abcdef')).status, 404);
+    assert.equal((await api('GET', '/files')).status, 400, 'serverId is required');
+
+    assert.equal((await api('DELETE', `/servers/${serverId}`)).status, 204);
+    const kept = await api('GET', `/files?serverId=${serverId}`);
+    assert.equal(kept.json.items.length, 2, 'the ingestion history outlives the server');
   });
 });

@@ -296,6 +296,8 @@ describe('server management API: errors and authentication', () => {
       ['GET', `/servers/${created.id}`],
       ['PATCH', `/servers/${created.id}`],
       ['DELETE', `/servers/${created.id}`],
+      ['GET', `/files?serverId=${created.id}`],
+      ['GET', '/files/0123456789abcdef0123456789abcdef'],
     ];
     for (const [method, path] of routes) {
       for (const headers of [{} as Record<string, string>, { authorization: 'Bearer wrong-token-000000000' }, { authorization: 'Basic Zm9vOmJhcg==' }]) {
@@ -356,7 +358,7 @@ describe('OpenAPI document', () => {
     assert.equal(response.status, 200);
     const document = response.json;
     assert.equal(document.openapi, '3.1.0');
-    assert.deepEqual(Object.keys(document.paths).sort(), ['/health', '/openapi.json', '/servers', '/servers/{id}']);
+    assert.deepEqual(Object.keys(document.paths).sort(), ['/files', '/files/{id}', '/health', '/openapi.json', '/servers', '/servers/{id}']);
     const create = document.components.schemas.CreateServer;
     assert.equal(create.properties.pollIntervalSeconds.minimum, 5);
     assert.equal(create.properties.port.default, 22);

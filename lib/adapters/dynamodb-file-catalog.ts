@@ -1,0 +1,98 @@
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { z } from 'zod';
+import { ValidationError } from '../errors';
+import type { FileCatalog, FileView, Page } from '../ports';
+
+const FileItem = z.object({
+  fileId: z.string().regex(/^[0-9a-f]{32}$/),
+  serverId: z.string(),
+  serverName: z.string(),
+  remotePath: z.string(),
+  relativePath: z.string(),
+  size: z.number(),
+  mtime: z.number(),
+  status: z.string(),
+  statusSince: z.string(),
+  discoveredAt: z.string(),
+  attempts: z.number().default(0),
+  lastError: z.object({ code: z.string(), message: z.string(), at: z.string().optional() }).nullable().optional(),
+  nextAttemptAt: z.string().optional(),
+  bucket: z.string().optional(),
+  objectKey: z.string().optional(),
+  sha256: z.string().optional(),
+  etag: z.string().optional(),
+  versionId: z.string().optional(),
+  uploadedAt: z.string().optional(),
+  uploadedBytes: z.number().optional(),
+});
+
+function toView(item: Record<string, unknown>): FileView {
+  const file = FileItem.parse(item);
+  return {
+    fileId: file.fileId,
+    serverId: file.serverId,
+    serverName: file.serverName,
+    remotePath: file.remotePath,
+    relativePath: file.relativePath,
+    size: file.size,
+    mtime: new Date(file.mtime * 1000).toISOString(),
+    status: file.status,
+    statusSince: file.statusSince,
+    discoveredAt: file.discoveredAt,
+    attempts: file.attempts,
+    lastError: file.lastError ?? null,
+    nextAttemptAt: file.nextAttemptAt ?? null,
+    bucket: file.bucket ?? null,
+    key: file.objectKey ?? null,
+    sha256: file.sha256 ?? null,
+    etag: file.etag ?? null,
+    versionId: file.versionId ?? null,
+    uploadedAt: file.uploadedAt ?? null,
+    uploadedBytes: file.status === 'transferring' || file.status === 'failed' ? (file.uploadedBytes ?? 0) : null,
+  };
+}
+
+const Cursor = z.strictObject({ fileId: z.string(), serverId: z.string(), discoveredAt: z.string() });
+
+/** Read side of the files table: one version, or a server's history newest first (byServer index). */
+export class DynamoFileCatalog implements FileCatalog {
+  private readonly documents: DynamoDBDocumentClient;
+
+  constructor(private readonly options: { client: DynamoDBClient; table: string }) {
+    this.documents = DynamoDBDocumentClient.from(options.client);
+  }
+
+  async get(fileId: string): Promise<FileView | undefined> {
+    if (!/^[0-9a-f]{32}$/.test(fileId)) return undefined;
+    const { Item } = await this.documents.send(new GetCommand({ TableName: this.options.table, Key: { fileId } }));
+    return Item ? toView(Item) : undefined;
+  }
+
+  async listByServer(serverId: string, limit: number, nextToken?: string, status?: string): Promise<Page<FileView>> {
+    const { Items = [], LastEvaluatedKey } = await this.documents.send(
+      new QueryCommand({
+        TableName: this.options.table,
+        IndexName: 'byServer',
+        KeyConditionExpression: 'serverId = :serverId',
+        ...(status ? { FilterExpression: '#status = :status', ExpressionAttributeNames: { '#status': 'status' } } : {}),
+        ExpressionAttributeValues: { ':serverId': serverId, ...(status ? { ':status': status } : {}) },
+        ScanIndexForward: false,
+        Limit: limit,
+        ExclusiveStartKey: nextToken === undefined ? undefined : decodeCursor(nextToken),
+      }),
+    );
+    return {
+      items: Items.map(toView),
+      ...(LastEvaluatedKey ? { nextToken: Buffer.from(JSON.stringify(LastEvaluatedKey)).toString('base64url') } : {}),
+    };
+  }
+}
+
+function decodeCursor(token: string): Record<string, unknown> {
+  try {
+    return Cursor.parse(JSON.parse(Buffer.from(token, 'base64url').toString('utf8')));
+  } catch {
+    throw new ValidationError([{ field: 'nextToken', message: 'is not a token this API issued' }]);
+  }
+}
