@@ -70,6 +70,7 @@ export function buildContainer(config: Config) {
     store: new S3ObjectStore({ client: clients.s3, bucket: config.S3_BUCKET }),
     notifications: new SqsJobQueue<NotifyJob>({ client: clients.sqs, queueName: config.NOTIFY_QUEUE_NAME }),
     transfers,
+    deadLetters: new SqsJobQueue<TransferJob>({ client: clients.sqs, queueName: `${config.TRANSFER_QUEUE_NAME}-dlq` }),
     logger,
     instanceId,
     leaseSeconds: config.TRANSFER_LEASE_SECONDS,

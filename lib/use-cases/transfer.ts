@@ -32,6 +32,8 @@ export interface TransferDeps {
   store: ObjectStore;
   notifications: JobQueue<NotifyJob>;
   transfers: JobQueue<TransferJob>;
+  /** Where quarantined jobs are parked for an operator (the transfer queue's dead-letter queue). */
+  deadLetters: JobQueue<TransferJob>;
   logger: Logger;
   instanceId: string;
   leaseSeconds: number;
@@ -78,9 +80,7 @@ export async function transferFile(job: TransferJob, deps: TransferDeps): Promis
   const log = { fileId: file.fileId, serverId: file.serverId, serverName: file.serverName, remotePath: file.remotePath };
 
   if (file.attempts > deps.maxAttempts) {
-    await deps.ledger.markFinal(file.fileId, deps.instanceId, 'quarantined', { code: 'max_attempts', message: `gave up after ${deps.maxAttempts} attempts` });
-    deps.logger.error('transfer_quarantined', { ...log, reason: 'max_attempts' });
-    return { status: 'quarantined', reason: 'max_attempts' };
+    return finalize(file, 'quarantined', 'max_attempts', `gave up after ${deps.maxAttempts} attempts`, deps);
   }
 
   const server = await deps.servers.get(file.serverId);
@@ -348,7 +348,8 @@ async function finalize(
 ): Promise<TransferOutcome> {
   if (file.upload) await deps.store.abortMultipartUpload(file.upload.key, file.upload.uploadId).catch(() => {});
   await deps.ledger.markFinal(file.fileId, deps.instanceId, status, { code, message });
-  deps.logger.warn(status === 'vanished' ? 'file_vanished' : 'transfer_quarantined', {
+  if (status === 'quarantined') await parkInDeadLetterQueue(file, deps);
+  deps.logger[status === 'vanished' ? 'warn' : 'error'](status === 'vanished' ? 'file_vanished' : 'transfer_quarantined', {
     fileId: file.fileId,
     serverId: file.serverId,
     serverName: file.serverName,
@@ -356,6 +357,12 @@ async function finalize(
     code,
   });
   return { status, reason: code };
+}
+
+/** The dead-letter queue holds quarantined jobs for operators; the ledger stays the record of truth. */
+async function parkInDeadLetterQueue(file: ClaimedFile, deps: TransferDeps): Promise<void> {
+  const job: TransferJob = { fileId: file.fileId, serverId: file.serverId, remotePath: file.remotePath, size: file.size, mtime: file.mtime };
+  await deps.deadLetters.sendAll([job]).catch((error: unknown) => deps.logger.warn('dead_letter_failed', { fileId: file.fileId, error: String(error) }));
 }
 
 /** S3 error names that no retry can fix. */
@@ -372,10 +379,8 @@ async function recordFailure(file: ClaimedFile, error: unknown, deps: TransferDe
     await deps.ledger.forgetUpload(file.fileId, deps.instanceId).catch(() => {});
   }
   if (fatal || file.attempts >= deps.maxAttempts) {
-    if (file.upload) await deps.store.abortMultipartUpload(file.upload.key, file.upload.uploadId).catch(() => {});
-    await deps.ledger.markFinal(file.fileId, deps.instanceId, 'quarantined', { code, message });
-    deps.logger.error('transfer_quarantined', { ...log, attempts: file.attempts });
-    return { status: 'quarantined', reason: code };
+    deps.logger.error('transfer_failed_fatally', { ...log, attempts: file.attempts });
+    return finalize(file, 'quarantined', code, message, deps);
   }
   const delaySeconds = backoffSeconds(file.attempts, deps.backoffCapSeconds, deps.random);
   await deps.ledger.markFailed(file.fileId, deps.instanceId, { code, message }, new Date(Date.now() + delaySeconds * 1000));

@@ -28,6 +28,7 @@ let proxy: TcpProxy;
 let container: Container;
 let prefix: string;
 let notifyQueueUrl: string;
+let queueUrls: Record<string, string>;
 let deps: TransferDeps;
 let counter = 0;
 
@@ -38,6 +39,7 @@ before(async () => {
   container = isolated.container;
   prefix = isolated.prefix;
   notifyQueueUrl = isolated.queueUrls[`${prefix}-notify`]!;
+  queueUrls = isolated.queueUrls;
   deps = { ...container.transferDeps, minPartBytes: PART, maxPartBytes: PART, partConcurrency: 2, random: () => 0.5 };
 });
 after(async () => {
@@ -97,6 +99,12 @@ async function objectBytes(key: string): Promise<Buffer> {
 }
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
+
+async function deadLetters(): Promise<string[]> {
+  const url = Object.entries(queueUrls).find(([name]) => name === `${prefix}-transfer-dlq`)![1];
+  const { Messages = [] } = await container.clients.sqs.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, VisibilityTimeout: 30 }));
+  return Messages.map((message) => (JSON.parse(message.Body!) as { fileId: string }).fileId);
+}
 
 async function notifications(): Promise<string[]> {
   const ids: string[] = [];
@@ -263,6 +271,7 @@ describe('transfer: hostile names', () => {
       const job = await detected(server, dir, `hostile-${counter}.csv`, Buffer.from('x'), relativePath);
       assert.deepEqual(await transferFile(job, deps), { status: 'quarantined', reason: 'unsafe_name' });
       assert.equal((await ledgerEntry(job.fileId))?.status, 'quarantined');
+      assert.ok((await deadLetters()).includes(job.fileId), 'parked in the dead-letter queue');
     });
   }
 
