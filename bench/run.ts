@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { startLocalStack } from '../scripts/local/stack';
 import { startSshd } from '../test/helpers/sshd';
 import { benchUnchangedPoll } from './poll';
+import { benchTransfer } from './transfer';
 import type { BenchResult } from './stats';
 
 /**
@@ -32,6 +33,10 @@ async function main() {
   try {
     console.log('Benchmark: unchanged 10,000-file poll ...');
     results.push(await benchUnchangedPoll(sshd, keyFile));
+    if (!process.argv.includes('--poll-only')) {
+      console.log('Benchmark: 1 GiB transfer ...');
+      results.push(await benchTransfer(sshd, keyFile, stack.endpoints.s3));
+    }
   } finally {
     await sshd.dispose();
     await stack.stop();

@@ -8,8 +8,9 @@ const container = buildContainer(loadConfig(process.env));
 const job = JSON.parse(process.env.JOB ?? '{}') as TransferJob;
 transferFile(job, { ...container.transferDeps, partConcurrency: 1 }).then(
   (outcome) => {
-    console.log(JSON.stringify(outcome));
-    process.exit(0);
+    const report = process.env.REPORT_RSS ? { maxRssKiB: process.resourceUsage().maxRSS } : {};
+    console.log(JSON.stringify({ ...outcome, ...report }));
+    process.exit(outcome.status === 'uploaded' || !process.env.REPORT_RSS ? 0 : 1);
   },
   (error: unknown) => {
     console.error(error);

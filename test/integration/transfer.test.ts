@@ -236,6 +236,25 @@ function writableBySftpUser(...dirs: string[]) {
   for (const dir of dirs) chmodSync(dir, 0o777);
 }
 
+describe('transfer: long transfers', () => {
+  it('checkpoints and re-enqueues itself when the invocation nears its time limit, then continues', async () => {
+    const { server, dir } = await serverFor();
+    const content = randomBytes(4 * PART);
+    const job = await detected(server, dir, 'long.bin', content);
+    const transferQueueUrl = Object.entries(queueUrls).find(([name]) => name === `${prefix}-transfer`)![1];
+    const start = proxy.bytesFromServer;
+    let parts = 0;
+    const first = await transferFile(job, { ...deps, shouldYield: () => ++parts >= 2 });
+    assert.equal(first.status, 'continued', JSON.stringify(first));
+    const { Messages = [] } = await container.clients.sqs.send(new ReceiveMessageCommand({ QueueUrl: transferQueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
+    assert.ok(Messages.some((message) => (JSON.parse(message.Body!) as TransferJob).fileId === job.fileId), 'the rest is re-enqueued');
+    const second = await transferFile(job, deps);
+    assert.equal(second.status, 'uploaded', JSON.stringify(second));
+    assert.ok((await objectBytes(`${server.keyPrefix}/long.bin`)).equals(content));
+    assert.ok(proxy.bytesFromServer - start - content.length < PART, 'the continuation re-reads less than a part');
+  });
+});
+
 describe('transfer: after ingest', () => {
   it('deletes the remote file only after the object is verified, when asked to', async () => {
     const { server, dir } = await serverFor({ afterIngest: 'delete' });
