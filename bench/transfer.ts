@@ -7,7 +7,6 @@ import { fileVersionId } from '../lib/domain/file-identity';
 import { CreateServerInput } from '../lib/domain/server';
 import type { PollTick, TransferJob } from '../lib/ports';
 import { createServer } from '../lib/use-cases/servers';
-import { transferFile } from '../lib/use-cases/transfer';
 import { RecordingQueue } from '../test/helpers/fakes';
 import { isolatedContainer } from '../test/helpers/resources';
 import type { Sshd } from '../test/helpers/sshd';
@@ -55,14 +54,34 @@ export async function benchTransfer(sshd: Sshd, keyFile: string, s3Endpoint: str
   const big = join(dir, 'one-gib.bin');
   makeFile(big, size);
 
+  /**
+   * One transfer in its own process, as on Lambda: the emulator shares this process's event loop,
+   * so an in-process transfer would compete with it for one thread. Returns wall time and peak RSS.
+   */
+  const transferInChild = (job: TransferJob) =>
+    new Promise<{ seconds: number; peakMiB: number }>((resolvePeak, reject) => {
+      const started = process.hrtime.bigint();
+      const child = spawn(process.execPath, ['--import', 'tsx', join(projectRoot, 'test/helpers/transfer-worker.ts')], {
+        env: { ...process.env, ...Object.fromEntries(Object.entries(container.config).map(([name, value]) => [name, String(value)])), JOB: JSON.stringify(job), REPORT_RSS: '1' },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      let output = '';
+      child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      child.on('exit', (code) => {
+        const report = /"maxRssKiB":(\d+)/.exec(output);
+        if (code !== 0 || !report) reject(new Error(`transfer worker failed: ${output}`));
+        else resolvePeak({ seconds: seconds(started), peakMiB: Number(report[1]) / 1024 });
+      });
+    });
+
   const ours: number[] = [];
+  let peakOneGiB = 0;
   for (let run = 0; run < runs; run++) {
     const job = await jobFor(big);
-    const started = process.hrtime.bigint();
-    const outcome = await transferFile(job, container.transferDeps);
-    ours.push(size / MiB / seconds(started));
-    if (outcome.status !== 'uploaded') throw new Error(`transfer failed: ${JSON.stringify(outcome)}`);
-    await removeObject(outcome.key);
+    const result = await transferInChild(job);
+    ours.push(size / MiB / result.seconds);
+    peakOneGiB = Math.max(peakOneGiB, result.peakMiB);
+    await removeObject(`${server.keyPrefix}/one-gib.bin`);
   }
 
   // rclone's S3 client cannot combine AWS_CA_BUNDLE with its own transport; loopback HTTP needs none.
@@ -130,26 +149,14 @@ export async function benchTransfer(sshd: Sshd, keyFile: string, s3Endpoint: str
 
   // Peak RSS of a whole transfer process (Node runtime included), per file size.
   const rss: { size: number; peakMiB: number }[] = [];
-  for (const mib of [256, 1024]) {
+  for (const mib of [256]) {
     const path = join(dir, `rss-${mib}.bin`);
     makeFile(path, mib * MiB);
-    const job = await jobFor(path);
-    const peakMiB = await new Promise<number>((resolvePeak, reject) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', join(projectRoot, 'test/helpers/transfer-worker.ts')], {
-        env: { ...process.env, ...Object.fromEntries(Object.entries(container.config).map(([name, value]) => [name, String(value)])), JOB: JSON.stringify(job), REPORT_RSS: '1' },
-        stdio: ['ignore', 'pipe', 'inherit'],
-      });
-      let output = '';
-      child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-      child.on('exit', (code) => {
-        const report = /"maxRssKiB":(\d+)/.exec(output);
-        if (code !== 0 || !report) reject(new Error(`transfer worker failed: ${output}`));
-        else resolvePeak(Number(report[1]) / 1024);
-      });
-    });
+    const { peakMiB } = await transferInChild(await jobFor(path));
     rss.push({ size: mib, peakMiB });
     await removeObject(`${server.keyPrefix}/rss-${mib}.bin`);
   }
+  rss.push({ size: 1024, peakMiB: peakOneGiB });
 
   const ratio = (a: number[], b: number[]) => (b.length ? (median(a) / median(b)).toFixed(2) : 'n/a');
   const list = (values: number[]) => (values.length ? values.map((value) => value.toFixed(0)).join(', ') : 'none completed');
@@ -160,8 +167,8 @@ export async function benchTransfer(sshd: Sshd, keyFile: string, s3Endpoint: str
     markdown: [
       '| measure | sluice | reference | ratio (sluice / reference) |',
       '|---|---|---|---|',
-      `| SFTP -> S3, MB/s, median of ${runs} | ${median(ours).toFixed(0)} | rclone copyto, defaults: ${rate(rcloneDefault)} | ${ratio(ours, rcloneDefault)} |`,
-      `| SFTP -> S3, MB/s, median of ${runs} | ${median(ours).toFixed(0)} | rclone copyto, tuned: ${rate(rcloneTuned)} | ${ratio(ours, rcloneTuned)} |`,
+      `| SFTP -> S3, MB/s (whole process, start-up included), median of ${runs} | ${median(ours).toFixed(0)} | rclone copyto, defaults: ${rate(rcloneDefault)} | ${ratio(ours, rcloneDefault)} |`,
+      `| SFTP -> S3, MB/s (whole process, start-up included), median of ${runs} | ${median(ours).toFixed(0)} | rclone copyto, tuned: ${rate(rcloneTuned)} | ${ratio(ours, rcloneTuned)} |`,
       `| SFTP read to nowhere, MB/s | ${median(readerRates).toFixed(0)} | OpenSSH \`sftp\` get to /dev/null: ${median(sftpRates).toFixed(0)} | ${ratio(readerRates, sftpRates)} |`,
       '',
       `Runs (MB/s): sluice ${list(ours)}; rclone defaults ${list(rcloneDefault)}; rclone tuned (${tunedFlags.join(' ')}) ${list(rcloneTuned)};`,
