@@ -8,7 +8,10 @@ const container = buildContainer(loadConfig(process.env));
 const job = JSON.parse(process.env.JOB ?? '{}') as TransferJob;
 transferFile(job, { ...container.transferDeps, partConcurrency: 1 }).then(
   (outcome) => {
-    const report = process.env.REPORT_RSS ? { maxRssKiB: process.resourceUsage().maxRSS } : {};
+    const memory = process.memoryUsage();
+    const report = process.env.REPORT_RSS
+      ? { maxRssKiB: process.resourceUsage().maxRSS, heapUsedMiB: Math.round(memory.heapUsed / 2 ** 20), externalMiB: Math.round(memory.external / 2 ** 20), arrayBuffersMiB: Math.round(memory.arrayBuffers / 2 ** 20) }
+      : {};
     console.log(JSON.stringify({ ...outcome, ...report }));
     process.exit(outcome.status === 'uploaded' || !process.env.REPORT_RSS ? 0 : 1);
   },
