@@ -8,7 +8,7 @@ import { createServer } from '../lib/use-cases/servers';
 import { RecordingQueue } from '../test/helpers/fakes';
 import { countRequests, isolatedContainer, total } from '../test/helpers/resources';
 import type { Sshd } from '../test/helpers/sshd';
-import { median, runCommand, type BenchResult } from './stats';
+import { median, timedOpenSshSftp, type BenchResult } from './stats';
 
 /**
  * Poll of an unchanged 10,000-file directory (connect, authenticate, list, compare with the
@@ -56,15 +56,9 @@ export async function benchUnchangedPoll(sshd: Sshd, keyFile: string, files = 10
 
   const sftpTimes: number[] = [];
   for (let run = 0; run < runs; run++) {
-    const started = process.hrtime.bigint();
-    const result = await runCommand(
-      'sftp',
-      ['-q', '-b', '-', '-P', String(sshd.port), '-i', keyFile, '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'BatchMode=yes', `${sshd.username}@127.0.0.1`],
-      { input: `ls -l ${dir}\n` },
-    );
-    sftpTimes.push(Number(process.hrtime.bigint() - started) / 1e6);
-    if (result.status !== 0) throw new Error(`sftp failed: ${result.stderr}`);
-    const lines = result.stdout.split('\n').filter((line) => line.includes('file-')).length;
+    const { milliseconds, stdout } = await timedOpenSshSftp(sshd, keyFile, `ls -l ${dir}`);
+    sftpTimes.push(milliseconds);
+    const lines = stdout.split('\n').filter((line) => line.includes('file-')).length;
     if (lines !== files) throw new Error(`sftp listed ${lines} files`);
   }
   const pollMedian = median(pollTimes);

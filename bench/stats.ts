@@ -35,3 +35,20 @@ export function runCommand(
     child.stdin.end(options.input ?? '');
   });
 }
+
+/** Runs OpenSSH `sftp` in batch mode with `commands` against the test sshd, timing the whole session. */
+export async function timedOpenSshSftp(
+  target: { port: number; username: string },
+  keyFile: string,
+  commands: string,
+): Promise<{ milliseconds: number; stdout: string }> {
+  const started = process.hrtime.bigint();
+  const result = await runCommand(
+    'sftp',
+    ['-q', '-b', '-', '-P', String(target.port), '-i', keyFile, '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'BatchMode=yes', `${target.username}@127.0.0.1`],
+    { input: `${commands}\n` },
+  );
+  const milliseconds = Number(process.hrtime.bigint() - started) / 1e6;
+  if (result.status !== 0) throw new Error(`sftp failed: ${result.stderr}`);
+  return { milliseconds, stdout: result.stdout };
+}

@@ -10,7 +10,7 @@ import { createServer } from '../lib/use-cases/servers';
 import { RecordingQueue } from '../test/helpers/fakes';
 import { isolatedContainer } from '../test/helpers/resources';
 import type { Sshd } from '../test/helpers/sshd';
-import { median, runCommand, type BenchResult } from './stats';
+import { median, runCommand, timedOpenSshSftp, type BenchResult } from './stats';
 
 const MiB = 1024 * 1024;
 const projectRoot = resolve(import.meta.dirname, '..');
@@ -126,9 +126,10 @@ export async function benchTransfer(sshd: Sshd, keyFile: string, s3Endpoint: str
 
   // SFTP read alone: sluice's pipelined reader vs OpenSSH sftp, both to nowhere.
   const readerRates: number[] = [];
+  const record = (await container.serverDeps.servers.get(server.id))!;
+  const credentials = await container.serverDeps.secrets.read(record.secretArn);
   for (let run = 0; run < runs; run++) {
-    const credentials = await container.serverDeps.secrets.read((await container.serverDeps.servers.get(server.id))!.secretArn);
-    const { session } = await container.pollDeps.sftp.connect((await container.serverDeps.servers.get(server.id))!, credentials, sshd.hostKey);
+    const { session } = await container.pollDeps.sftp.connect(record, credentials, sshd.hostKey);
     const started = process.hrtime.bigint();
     let bytes = 0;
     for await (const chunk of session.read(big, 0, size)) bytes += chunk.length;
@@ -137,14 +138,8 @@ export async function benchTransfer(sshd: Sshd, keyFile: string, s3Endpoint: str
   }
   const sftpRates: number[] = [];
   for (let run = 0; run < runs; run++) {
-    const started = process.hrtime.bigint();
-    const result = await runCommand(
-      'sftp',
-      ['-q', '-b', '-', '-P', String(sshd.port), '-i', keyFile, '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'BatchMode=yes', `${sshd.username}@127.0.0.1`],
-      { input: `get ${big} /dev/null\n` },
-    );
-    if (result.status !== 0) throw new Error(`sftp failed: ${result.stderr}`);
-    sftpRates.push(size / MiB / seconds(started));
+    const { milliseconds } = await timedOpenSshSftp(sshd, keyFile, `get ${big} /dev/null`);
+    sftpRates.push(size / MiB / (milliseconds / 1000));
   }
 
   // Peak RSS of a whole transfer process (Node runtime included), per file size.

@@ -1,17 +1,22 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
-import { ValidationError } from '../errors';
 import type { FileCatalog, FileView, Page } from '../ports';
+import { decodeCursor, encodeCursor } from './dynamodb-cursor';
 
-const FileItem = z.object({
-  fileId: z.string().regex(/^[0-9a-f]{32}$/),
+/** The fields every file-version item has from the moment the poller creates it. */
+export const DetectedFileItem = z.object({
+  fileId: z.string(),
   serverId: z.string(),
   serverName: z.string(),
   remotePath: z.string(),
   relativePath: z.string(),
   size: z.number(),
   mtime: z.number(),
+});
+
+const FileItem = DetectedFileItem.extend({
+  fileId: z.string().regex(/^[0-9a-f]{32}$/),
   status: z.string(),
   statusSince: z.string(),
   discoveredAt: z.string(),
@@ -79,20 +84,12 @@ export class DynamoFileCatalog implements FileCatalog {
         ExpressionAttributeValues: { ':serverId': serverId, ...(status ? { ':status': status } : {}) },
         ScanIndexForward: false,
         Limit: limit,
-        ExclusiveStartKey: nextToken === undefined ? undefined : decodeCursor(nextToken),
+        ExclusiveStartKey: nextToken === undefined ? undefined : decodeCursor(nextToken, Cursor),
       }),
     );
     return {
       items: Items.map(toView),
-      ...(LastEvaluatedKey ? { nextToken: Buffer.from(JSON.stringify(LastEvaluatedKey)).toString('base64url') } : {}),
+      ...(LastEvaluatedKey ? { nextToken: encodeCursor(LastEvaluatedKey) } : {}),
     };
-  }
-}
-
-function decodeCursor(token: string): Record<string, unknown> {
-  try {
-    return Cursor.parse(JSON.parse(Buffer.from(token, 'base64url').toString('utf8')));
-  } catch {
-    throw new ValidationError([{ field: 'nextToken', message: 'is not a token this API issued' }]);
   }
 }

@@ -1,9 +1,9 @@
 import { TransactionCanceledException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
-import { ValidationError } from '../errors';
 import type { ServerRecord } from '../domain/server';
 import type { Page, PutResult, ServerStore, UpdateResult } from '../ports';
+import { decodeCursor, encodeCursor } from './dynamodb-cursor';
 
 /**
  * Servers table layout (one table, two item kinds):
@@ -104,7 +104,7 @@ export class DynamoServerStore implements ServerStore {
         KeyConditionExpression: 'entity = :server',
         ExpressionAttributeValues: { ':server': 'server' },
         Limit: limit,
-        ExclusiveStartKey: nextToken === undefined ? undefined : decodeCursor(nextToken),
+        ExclusiveStartKey: nextToken === undefined ? undefined : decodeCursor(nextToken, Cursor),
       }),
     );
     return {
@@ -181,17 +181,5 @@ export class DynamoServerStore implements ServerStore {
       if (cancellationCodes(error)?.[0] === 'ConditionalCheckFailed') return false;
       throw error;
     }
-  }
-}
-
-function encodeCursor(key: Record<string, unknown>): string {
-  return Buffer.from(JSON.stringify(key)).toString('base64url');
-}
-
-function decodeCursor(token: string): Record<string, unknown> {
-  try {
-    return Cursor.parse(JSON.parse(Buffer.from(token, 'base64url').toString('utf8')));
-  } catch {
-    throw new ValidationError([{ field: 'nextToken', message: 'is not a token this API issued' }]);
   }
 }

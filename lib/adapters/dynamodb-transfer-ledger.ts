@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { LeaseLostError } from '../errors';
 import type { ClaimResult, TransferLedger, UploadedPart, UploadResult } from '../ports';
 import { conditionally } from './dynamodb-conditions';
+import { DetectedFileItem } from './dynamodb-file-catalog';
 
 /**
  * Transfer state in the files table. The version's item (key `fileId`) carries the status, the
@@ -16,14 +17,7 @@ import { conditionally } from './dynamodb-conditions';
 const PARTS_PER_ITEM = 1000;
 const partsKey = (fileId: string, uploadId: string, chunk: number) => `${fileId}#parts#${uploadId}#${chunk}`;
 
-const ClaimedItem = z.object({
-  fileId: z.string(),
-  serverId: z.string(),
-  serverName: z.string(),
-  remotePath: z.string(),
-  relativePath: z.string(),
-  size: z.number(),
-  mtime: z.number(),
+const ClaimedItem = DetectedFileItem.extend({
   attempts: z.number(),
   uploadId: z.string().optional(),
   objectKey: z.string().optional(),

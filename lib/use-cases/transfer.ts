@@ -176,7 +176,6 @@ interface Uploaded {
   etag: string;
   versionId?: string;
   bytesRead: number;
-  uploadId?: string;
 }
 
 async function uploadWhole(
@@ -204,7 +203,7 @@ async function uploadInParts(
   deps: TransferDeps,
   leaseLost: () => boolean,
   unchanged: () => Promise<boolean>,
-): Promise<(Uploaded & { uploadId: string }) | { status: 'continued'; uploadedBytes: number } | { status: 'changed' }> {
+): Promise<Uploaded | { status: 'continued'; uploadedBytes: number } | { status: 'changed' }> {
   let upload = file.upload;
   let parts: UploadedPart[] = [];
   if (upload) {
@@ -311,7 +310,7 @@ async function uploadInParts(
   if (storedSize !== file.size) throw new Error(`stored object is ${storedSize} bytes, expected ${file.size}`);
   // The whole-file digest is known only now: copy the object onto itself with the final metadata.
   const stored = (await deps.store.replaceMetadata(key, metadata(digest), file.size)) ?? completed;
-  return { status: 'done', sha256: digest, etag: stored.etag, ...(stored.versionId ? { versionId: stored.versionId } : {}), bytesRead: offset, uploadId };
+  return { status: 'done', sha256: digest, etag: stored.etag, ...(stored.versionId ? { versionId: stored.versionId } : {}), bytesRead: offset };
 }
 
 /**
