@@ -44,6 +44,10 @@ export const ConfigSchema = z
     S3_MAX_PART_SIZE_MIB: z.coerce.number().int().min(5).max(5120).default(512),
     /** Parts of one file uploading at once; memory is about (this + 1) × part size. */
     TRANSFER_PART_CONCURRENCY: z.coerce.number().int().min(1).max(32).default(4),
+    /** Most SFTP channels of one connection a large file is read over on a slow link. */
+    SFTP_MAX_READ_CHANNELS: z.coerce.number().int().min(1).max(16).default(4),
+    /** A read uses one more channel per this many milliseconds of measured round trip. */
+    SFTP_SLOW_LINK_RTT_MS: z.coerce.number().int().min(1).max(1000).default(5),
     AMQP_URL: z
       .string()
       .regex(/^amqps?:\/\//, 'must start with amqp:// or amqps://')

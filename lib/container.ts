@@ -42,7 +42,7 @@ export function buildContainer(config: Config) {
   const scheduleDeps: ScheduleDeps = { servers, pollState, ticks, clock, logger };
   const slots = new DynamoConnectionSlots({ client: clients.dynamodb, table: config.SERVERS_TABLE });
   const transfers = new SqsJobQueue<TransferJob>({ client: clients.sqs, queueName: config.TRANSFER_QUEUE_NAME });
-  const sftp = new Ssh2SftpConnector();
+  const sftp = new Ssh2SftpConnector({ tuning: { maxReadChannels: config.SFTP_MAX_READ_CHANNELS, slowLinkRttMs: config.SFTP_SLOW_LINK_RTT_MS } });
   const instanceId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   const pollDeps: PollDeps = {
     servers,

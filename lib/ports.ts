@@ -254,11 +254,19 @@ export interface RemoteStat {
   mtime: number;
 }
 
+export interface ReadOptions {
+  /**
+   * Chunks are lent, not given: each is valid only until the next is requested (the reader reuses
+   * its buffers instead of leaving one garbage buffer per chunk for the collector).
+   */
+  lendChunks?: boolean;
+}
+
 /** Reads one remote file, sequentially or from an offset. */
 export interface SftpFileReader {
   stat(path: string): Promise<RemoteStat | undefined>;
   /** Bytes [start, end) in order, as chunks; ends early if the file is shorter. */
-  read(path: string, start: number, end: number): AsyncIterable<Buffer>;
+  read(path: string, start: number, end: number, options?: ReadOptions): AsyncIterable<Buffer>;
 }
 
 /** What the API shows of one file version. */

@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
 import SftpClient from 'ssh2-sftp-client';
-import type { FileEntryWithStats, SFTPWrapper, Stats } from 'ssh2';
+import type { Client, FileEntryWithStats, SFTPWrapper, Stats } from 'ssh2';
 import type { ServerCredentials } from '../domain/credentials';
 import type { ListedFile } from '../domain/file-identity';
 import type { ListingFilter } from '../domain/listing-filter';
 import type { ServerRecord } from '../domain/server';
 import { SftpError, type SftpErrorCode } from '../errors';
-import type { SftpConnector, SftpSession } from '../ports';
+import type { ReadOptions, SftpConnector, SftpSession } from '../ports';
 
 /** OpenSSH's `SHA256:<base64, unpadded>` fingerprint of a raw host key. */
 export function hostKeyFingerprint(key: Buffer): string {
@@ -45,7 +45,7 @@ function settleWithin(promise: Promise<void>, ms: number): Promise<void> {
 
 /** Connects with ssh2-sftp-client, verifying the host key before any credential is sent. */
 export class Ssh2SftpConnector implements SftpConnector {
-  constructor(private readonly options: { readyTimeoutMs?: number; keepaliveIntervalMs?: number } = {}) {}
+  constructor(private readonly options: { readyTimeoutMs?: number; keepaliveIntervalMs?: number; tuning?: Partial<ReadTuning> } = {}) {}
 
   async connect(
     server: ServerRecord,
@@ -82,19 +82,36 @@ export class Ssh2SftpConnector implements SftpConnector {
       }
       throw classifySftpError(error, `connect to ${server.host}:${server.port}`);
     }
+    const connection = (client as unknown as { client: Client }).client;
     // Without TCP no-delay every SFTP round trip can wait ~40 ms on Nagle + delayed ACK.
-    (client as unknown as { client: { setNoDelay(on: boolean): void } }).client.setNoDelay(true);
+    connection.setNoDelay(true);
     // Surface errors raised while idle instead of crashing the process with an unhandled 'error'.
     client.on('error', () => {});
     const sftp = (client as unknown as { sftp: SFTPWrapper }).sftp;
-    return { session: new Ssh2SftpSession(client, sftp), hostKey: presented! };
+    const tuning = { maxReadChannels: 4, slowLinkRttMs: 5, ...this.options.tuning };
+    return { session: new Ssh2SftpSession(client, connection, sftp, tuning), hostKey: presented! };
   }
 }
 
+/** How reads adapt to the link. */
+export interface ReadTuning {
+  /** Most SFTP channels one file is read over (one connection). */
+  maxReadChannels: number;
+  /** One more channel per this much round trip (measured on the open). */
+  slowLinkRttMs: number;
+}
+
 class Ssh2SftpSession implements SftpSession {
+  /** Channels opened for striped reads, kept for the session's next files. */
+  private readonly extraChannels: SFTPWrapper[] = [];
+  /** How many channels the last read used (diagnostics and tests). */
+  lastReadChannels = 0;
+
   constructor(
     private readonly client: SftpClient,
+    private readonly connection: Client,
     private readonly sftp: SFTPWrapper,
+    private readonly tuning: ReadTuning,
   ) {}
 
   async *listFiles(dir: string, options: { recursive: boolean; filter: ListingFilter }): AsyncIterable<ListedFile> {
@@ -147,22 +164,76 @@ class Ssh2SftpSession implements SftpSession {
         yield page;
       }
     } finally {
-      await this.closeHandle(handle);
+      await closeHandle(this.sftp, handle);
     }
   }
 
-  /** On a dead connection a close request is never answered: do not wait for it forever. */
-  private closeHandle(handle: Buffer): Promise<void> {
-    return settleWithin(
-      new Promise<void>((resolve) => {
+  /**
+   * Pipelined read: keeps `READ_DEPTH` requests of `READ_CHUNK_BYTES` outstanding per channel at
+   * increasing offsets and yields the chunks in order. One request at a time (the stock
+   * createReadStream) waits a round trip per 32 KiB; this keeps the channel window full.
+   *
+   * ssh2 caps a channel's window at 2 MiB, so one channel moves at most ~2 MiB per round trip. When
+   * the open's round trip shows a slow link, the read is spread over several SFTP channels of the
+   * same connection (one per `slowLinkRttMs` of round trip, at most `maxReadChannels`).
+   */
+  async *read(path: string, start: number, end: number, options: ReadOptions = {}): AsyncIterable<Buffer> {
+    const opened = performance.now();
+    const mainHandle = await openForReading(this.sftp, path);
+    const roundTripMs = performance.now() - opened;
+    const readers: FileReader[] = [{ channel: this.sftp, handle: mainHandle }];
+    const wanted = Math.min(this.tuning.maxReadChannels, Math.max(1, Math.round(roundTripMs / this.tuning.slowLinkRttMs)));
+    if (wanted > 1 && end - start > READ_CHUNK_BYTES * READ_DEPTH) readers.push(...(await this.extraReaders(path, wanted - 1)));
+    this.lastReadChannels = readers.length;
+
+    const spare: Buffer[] = [];
+    const inflight: { length: number; buffer: Buffer; data: Promise<Buffer> }[] = [];
+    let next = start;
+    let issued = 0;
+    const issue = () => {
+      const length = Math.min(READ_CHUNK_BYTES, end - next);
+      const { channel, handle } = readers[issued++ % readers.length]!;
+      const buffer = spare.pop() ?? Buffer.allocUnsafe(READ_CHUNK_BYTES);
+      const data = readAt(channel, handle, buffer, next, length, path);
+      data.catch(() => {}); // awaited in order below; never an unhandled rejection meanwhile
+      inflight.push({ length, buffer, data });
+      next += length;
+    };
+    try {
+      while (inflight.length < READ_DEPTH * readers.length && next < end) issue();
+      while (inflight.length > 0) {
+        const request = inflight.shift()!;
+        const chunk = await request.data;
+        if (next < end) issue();
+        if (chunk.length > 0) yield chunk;
+        // The consumer asked for the next chunk, so it is done with this one.
+        if (options.lendChunks) spare.push(request.buffer);
+        if (chunk.length < request.length) return; // end of file came early: the caller sees the short count
+      }
+    } finally {
+      await Promise.allSettled(inflight.map((request) => request.data));
+      await Promise.all(readers.map(({ channel, handle }) => closeHandle(channel, handle)));
+    }
+  }
+
+  /** Extra SFTP channels on this connection, each with the file open; fewer if the server refuses some. */
+  private async extraReaders(path: string, count: number): Promise<FileReader[]> {
+    while (this.extraChannels.length < count) {
+      const channel = await new Promise<SFTPWrapper | undefined>((resolve) => {
         try {
-          this.sftp.close(handle, () => resolve());
+          this.connection.sftp((error, opened) => resolve(error ? undefined : opened));
         } catch {
-          resolve();
+          resolve(undefined);
         }
-      }),
-      2000,
+      });
+      if (!channel) break; // e.g. OpenSSH's MaxSessions: read with what we have
+      channel.on('error', () => {});
+      this.extraChannels.push(channel);
+    }
+    const readers = await Promise.all(
+      this.extraChannels.slice(0, count).map((channel) => openForReading(channel, path).then((handle) => ({ channel, handle }), () => undefined)),
     );
+    return readers.filter((reader) => reader !== undefined);
   }
 
   async stat(path: string): Promise<{ size: number; mtime: number } | undefined> {
@@ -173,57 +244,6 @@ class Ssh2SftpSession implements SftpSession {
       if (error instanceof SftpError && error.code === 'not_found') return undefined;
       throw error;
     }
-  }
-
-  /**
-   * Pipelined read: keeps `depth` requests of `chunkSize` bytes outstanding at increasing offsets and
-   * yields the chunks in order. One request at a time (the stock createReadStream) waits a round trip
-   * per 32 KiB; this keeps the channel window full.
-   */
-  async *read(path: string, start: number, end: number): AsyncIterable<Buffer> {
-    const handle = await new Promise<Buffer>((resolve, reject) =>
-      this.sftp.open(path, 'r', (error, value) => (error ? reject(classifySftpError(error, `open ${path}`)) : resolve(value))),
-    );
-    const inflight: { length: number; data: Promise<Buffer> }[] = [];
-    let next = start;
-    const issue = () => {
-      const length = Math.min(READ_CHUNK_BYTES, end - next);
-      const data = this.readAt(handle, next, length, path);
-      data.catch(() => {}); // awaited in order below; never an unhandled rejection meanwhile
-      inflight.push({ length, data });
-      next += length;
-    };
-    try {
-      while (inflight.length < READ_DEPTH && next < end) issue();
-      while (inflight.length > 0) {
-        const request = inflight.shift()!;
-        const chunk = await request.data;
-        if (next < end) issue();
-        if (chunk.length > 0) yield chunk;
-        if (chunk.length < request.length) return; // end of file came early: the caller sees the short count
-      }
-    } finally {
-      await Promise.allSettled(inflight.map((request) => request.data));
-      await this.closeHandle(handle);
-    }
-  }
-
-  /** Reads `length` bytes at `position`, repeating short reads; fewer bytes only at end of file. */
-  private async readAt(handle: Buffer, position: number, length: number, path: string): Promise<Buffer> {
-    const buffer = Buffer.allocUnsafe(length);
-    let filled = 0;
-    while (filled < length) {
-      const bytes = await new Promise<number>((resolve, reject) =>
-        this.sftp.read(handle, buffer, filled, length - filled, position + filled, (error: (Error & { code?: number }) | undefined, bytesRead: number) => {
-          if (error && error.code === STATUS_EOF) resolve(0);
-          else if (error) reject(classifySftpError(error, `read ${path}`));
-          else resolve(bytesRead);
-        }),
-      );
-      if (bytes === 0) break;
-      filled += bytes;
-    }
-    return filled === length ? buffer : buffer.subarray(0, filled);
   }
 
   private statRaw(path: string): Promise<Stats> {
@@ -252,4 +272,46 @@ class Ssh2SftpSession implements SftpSession {
   async close(): Promise<void> {
     await settleWithin(this.client.end().then(() => undefined, () => undefined), 2000);
   }
+}
+
+interface FileReader {
+  channel: SFTPWrapper;
+  handle: Buffer;
+}
+
+function openForReading(channel: SFTPWrapper, path: string): Promise<Buffer> {
+  return new Promise<Buffer>((resolve, reject) =>
+    channel.open(path, 'r', (error, handle) => (error ? reject(classifySftpError(error, `open ${path}`)) : resolve(handle))),
+  );
+}
+
+/** Reads `length` bytes at `position` into `buffer`, repeating short reads; fewer bytes only at end of file. */
+async function readAt(channel: SFTPWrapper, handle: Buffer, buffer: Buffer, position: number, length: number, path: string): Promise<Buffer> {
+  let filled = 0;
+  while (filled < length) {
+    const bytes = await new Promise<number>((resolve, reject) =>
+      channel.read(handle, buffer, filled, length - filled, position + filled, (error: (Error & { code?: number }) | undefined, bytesRead: number) => {
+        if (error && error.code === STATUS_EOF) resolve(0);
+        else if (error) reject(classifySftpError(error, `read ${path}`));
+        else resolve(bytesRead);
+      }),
+    );
+    if (bytes === 0) break;
+    filled += bytes;
+  }
+  return buffer.subarray(0, filled);
+}
+
+/** On a dead connection a close request is never answered: do not wait for it forever. */
+function closeHandle(channel: SFTPWrapper, handle: Buffer): Promise<void> {
+  return settleWithin(
+    new Promise<void>((resolve) => {
+      try {
+        channel.close(handle, () => resolve());
+      } catch {
+        resolve();
+      }
+    }),
+    2000,
+  );
 }

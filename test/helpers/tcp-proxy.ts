@@ -6,6 +6,8 @@ import { createServer, connect, type Socket } from 'node:net';
  */
 export interface TcpProxy {
   port: number;
+  /** Client connections accepted so far. */
+  readonly connections: number;
   /** Bytes forwarded from the server to clients, over all connections. */
   readonly bytesFromServer: number;
   /** Cut all connections once this many more bytes came from the server. */
@@ -14,6 +16,8 @@ export interface TcpProxy {
   onceAfter(bytes: number, action: () => void): void;
   /** Forward at most this many bytes per second from the server (0: unlimited). */
   throttle(bytesPerSecond: number): void;
+  /** Hold every chunk this long in each direction (a round trip gains twice this); 0: none. */
+  delay(milliseconds: number): void;
   cutAll(): void;
   close(): Promise<void>;
 }
@@ -24,6 +28,14 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   let cutAt: number | undefined;
   let trigger: { at: number; action: () => void } | undefined;
   let rate = 0;
+  let latency = 0;
+  let connections = 0;
+  // Timers of equal duration fire in the order they were set, so delayed chunks keep their order.
+  const forward = (to: Socket, chunk: Buffer) => {
+    if (latency === 0) return to.write(chunk);
+    setTimeout(() => to.destroyed || to.write(chunk), latency);
+    return true;
+  };
 
   const cutAll = () => {
     for (const [client, upstream] of pairs) {
@@ -34,10 +46,14 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   };
 
   const server = createServer((client) => {
+    connections++;
     const upstream = connect(targetPort, '127.0.0.1');
     const pair: [Socket, Socket] = [client, upstream];
     pairs.add(pair);
-    client.pipe(upstream);
+    client.on('data', (chunk: Buffer) => {
+      if (!forward(upstream, chunk)) client.pause();
+    });
+    upstream.on('drain', () => client.resume());
     upstream.on('data', (chunk: Buffer) => {
       bytesFromServer += chunk.length;
       if (trigger && bytesFromServer >= trigger.at) {
@@ -50,7 +66,7 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
         cutAll();
         return;
       }
-      if (!client.write(chunk)) upstream.pause();
+      if (!forward(client, chunk)) upstream.pause();
       if (rate > 0) {
         upstream.pause();
         setTimeout(() => upstream.resume(), (chunk.length / rate) * 1000);
@@ -71,6 +87,9 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   const address = server.address();
   return {
     port: typeof address === 'object' && address ? address.port : 0,
+    get connections() {
+      return connections;
+    },
     get bytesFromServer() {
       return bytesFromServer;
     },
@@ -82,6 +101,9 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
     },
     throttle(bytesPerSecond) {
       rate = bytesPerSecond;
+    },
+    delay(milliseconds) {
+      latency = milliseconds;
     },
     cutAll,
     close: () =>

@@ -208,7 +208,7 @@ describe('transfer: interruptions', () => {
     const job = await detected(server, dir, 'killed.bin', content);
     proxy.throttle(8 * MiB);
     const worker = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '../helpers/transfer-worker.ts')], {
-      env: { ...process.env, ...Object.fromEntries(Object.entries(container.config).map(([name, value]) => [name, String(value)])), TRANSFER_LEASE_SECONDS: '5', S3_PART_SIZE_MIB: '5', S3_MAX_PART_SIZE_MIB: '5', JOB: JSON.stringify(job) },
+      env: { ...process.env, ...Object.fromEntries(Object.entries(container.config).map(([name, value]) => [name, String(value)])), TRANSFER_LEASE_SECONDS: '5', S3_PART_SIZE_MIB: '5', S3_MAX_PART_SIZE_MIB: '5', TRANSFER_PART_CONCURRENCY: '1', JOB: JSON.stringify(job) },
       stdio: 'ignore',
     });
     try {
@@ -252,6 +252,52 @@ describe('transfer: long transfers', () => {
     assert.equal(second.status, 'uploaded', JSON.stringify(second));
     assert.ok((await objectBytes(`${server.keyPrefix}/long.bin`)).equals(content));
     assert.ok(proxy.bytesFromServer - start - content.length < PART, 'the continuation re-reads less than a part');
+  });
+});
+
+describe('transfer: slow links', () => {
+  it('spreads a large file over several SFTP channels of one connection when the round trip is long', async () => {
+    const { server, dir } = await serverFor();
+    const content = randomBytes(3 * PART + 12_345);
+    const job = await detected(server, dir, 'far-away.bin', content);
+    const record = (await container.serverDeps.servers.get(server.id))!;
+    const credentials = await container.serverDeps.secrets.read(record.secretArn);
+    const connectionsBefore = proxy.connections;
+    proxy.delay(10); // 20 ms round trip
+    try {
+      const { session } = await container.transferDeps.sftp.connect(record, credentials, sshd.hostKey);
+      const chunks: Buffer[] = [];
+      try {
+        for await (const chunk of session.read(job.remotePath, 0, content.length)) chunks.push(chunk);
+      } finally {
+        await session.close();
+      }
+      assert.ok(Buffer.concat(chunks).equals(content), 'striped chunks come back in order, byte-exact');
+      assert.ok((session as unknown as { lastReadChannels: number }).lastReadChannels >= 2, 'read over several channels');
+      assert.equal(proxy.connections - connectionsBefore, 1, 'all channels share one connection');
+
+      const outcome = await transferFile(job, deps);
+      assert.equal(outcome.status, 'uploaded', JSON.stringify(outcome));
+      assert.ok((await objectBytes(`${server.keyPrefix}/far-away.bin`)).equals(content));
+    } finally {
+      proxy.delay(0);
+    }
+  });
+
+  it('reads over one channel when the link is fast', async () => {
+    const { server, dir } = await serverFor();
+    const content = randomBytes(2 * PART);
+    const job = await detected(server, dir, 'near.bin', content);
+    const record = (await container.serverDeps.servers.get(server.id))!;
+    const { session } = await container.transferDeps.sftp.connect(record, await container.serverDeps.secrets.read(record.secretArn), sshd.hostKey);
+    try {
+      let bytes = 0;
+      for await (const chunk of session.read(job.remotePath, 0, content.length, { lendChunks: true })) bytes += chunk.length;
+      assert.equal(bytes, content.length);
+      assert.equal((session as unknown as { lastReadChannels: number }).lastReadChannels, 1);
+    } finally {
+      await session.close();
+    }
   });
 });
 
