@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { backoffSeconds } from '../domain/backoff';
 import { objectKey, partSizeFor, UnsafeKeyError } from '../domain/object-key';
 import type { ServerRecord } from '../domain/server';
-import { ResumableSha256 } from '../domain/sha256';
+import { HashStateError, ResumableSha256 } from '../domain/sha256';
 import { LeaseLostError, SftpError } from '../errors';
 import type {
   ClaimedFile,
@@ -206,18 +206,31 @@ async function uploadInParts(
 ): Promise<Uploaded | { status: 'continued'; uploadedBytes: number } | { status: 'changed' }> {
   let upload = file.upload;
   let parts: UploadedPart[] = [];
+  let hash: ResumableSha256 | undefined;
   if (upload) {
-    parts = await deps.ledger.loadParts(file.fileId, upload.uploadId, upload.partCount);
-    deps.logger.info('transfer_resumed', { fileId: file.fileId, serverName: file.serverName, remotePath: file.remotePath, fromByte: upload.uploadedBytes, parts: parts.length });
-  } else {
+    try {
+      hash = await ResumableSha256.create(upload.hashState);
+      parts = await deps.ledger.loadParts(file.fileId, upload.uploadId, upload.partCount);
+      deps.logger.info('transfer_resumed', { fileId: file.fileId, serverName: file.serverName, remotePath: file.remotePath, fromByte: upload.uploadedBytes, parts: parts.length });
+    } catch (error) {
+      if (!(error instanceof HashStateError)) throw error;
+      // Written by another build of the digest: the bytes so far cannot be vouched for, so start over.
+      deps.logger.warn('transfer_restarted', { fileId: file.fileId, serverName: file.serverName, remotePath: file.remotePath, reason: error.message });
+      await deps.store.abortMultipartUpload(upload.key, upload.uploadId).catch(() => {});
+      await deps.ledger.forgetUpload(file.fileId, deps.instanceId);
+      upload = undefined;
+    }
+  }
+  if (!upload || !hash) {
     const partSize = partSizeFor(file.size, deps.minPartBytes, deps.maxPartBytes);
     const uploadId = await deps.store.createMultipartUpload(key, metadata('pending'));
-    const hashState = new ResumableSha256().save();
+    hash = await ResumableSha256.create();
+    const hashState = hash.save();
     await deps.ledger.startUpload(file.fileId, deps.instanceId, { uploadId, key, partSize, hashState });
     upload = { uploadId, key, partSize, uploadedBytes: 0, hashState, partCount: 0 };
   }
   const { uploadId, partSize } = upload;
-  const hash = ResumableSha256.restore(upload.hashState);
+  const runningDigest = hash;
   let offset = upload.uploadedBytes;
   let bytesRead = 0;
 
@@ -249,18 +262,22 @@ async function uploadInParts(
     hashStates.delete(last);
   };
 
-  let pending: Buffer[] = [];
-  let pendingBytes = 0;
+  // Parts are assembled in reused buffers: at most `partConcurrency` uploading plus the one filling,
+  // so memory stays at (partConcurrency + 1) x part size, allocated once, whatever the file size.
+  const spareBuffers: Buffer[] = [];
+  let part: Buffer = Buffer.allocUnsafeSlow(partSize);
+  let filled = 0;
   let partNumber = checkpointed + 1;
   const flushPart = async () => {
-    const body = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
-    pending = [];
-    pendingBytes = 0;
+    const buffer = part;
+    const body = buffer.subarray(0, filled);
     const number = partNumber++;
-    hashStates.set(number, hash.save());
+    hashStates.set(number, runningDigest.save());
     const checksum = createHash('sha256').update(body).digest('base64');
     while (inflight.size >= deps.partConcurrency) await Promise.race(inflight);
     if (failure) throw failure;
+    part = spareBuffers.pop() ?? Buffer.allocUnsafeSlow(partSize);
+    filled = 0;
     const task = deps.store
       .uploadPart(key, uploadId, number, body, checksum)
       .then(async (etag) => {
@@ -270,23 +287,26 @@ async function uploadInParts(
       .catch((error: unknown) => {
         failure ??= error;
       })
-      .finally(() => inflight.delete(task));
+      .finally(() => {
+        spareBuffers.push(buffer);
+        inflight.delete(task);
+      });
     inflight.add(task);
   };
 
-  for await (const chunk of session.read(file.remotePath, offset, file.size)) {
+  for await (const chunk of session.read(file.remotePath, offset, file.size, { lendChunks: true })) {
     if (leaseLost()) throw new LeaseLostError(file.fileId);
     if (failure) throw failure;
     bytesRead += chunk.length;
     let rest = chunk;
     while (rest.length > 0) {
-      const take = Math.min(partSize - pendingBytes, rest.length);
+      const take = Math.min(partSize - filled, rest.length);
       // Hash slice by slice so the state saved at a part boundary is exactly the prefix's state.
-      hash.update(rest.subarray(0, take));
-      pending.push(rest.subarray(0, take));
-      pendingBytes += take;
+      runningDigest.update(rest.subarray(0, take));
+      rest.copy(part, filled, 0, take);
+      filled += take;
       rest = rest.subarray(take);
-      if (pendingBytes === partSize) {
+      if (filled === partSize) {
         await flushPart();
         if (deps.shouldYield?.()) {
           await Promise.all(inflight);
@@ -296,7 +316,7 @@ async function uploadInParts(
       }
     }
   }
-  if (pendingBytes > 0) await flushPart();
+  if (filled > 0) await flushPart();
   await Promise.all(inflight);
   if (failure) throw failure;
   offset += bytesRead;
@@ -304,7 +324,7 @@ async function uploadInParts(
     await deps.store.abortMultipartUpload(key, uploadId).catch(() => {});
     return { status: 'changed' };
   }
-  const digest = hash.digest().toString('hex');
+  const digest = runningDigest.digest().toString('hex');
   const completed = await deps.store.completeMultipartUpload(key, uploadId, parts);
   const storedSize = await deps.store.headSize(key);
   if (storedSize !== file.size) throw new Error(`stored object is ${storedSize} bytes, expected ${file.size}`);

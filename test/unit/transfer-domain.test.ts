@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { objectKey, partSizeFor, UnsafeKeyError } from '../../lib/domain/object-key';
-import { ResumableSha256 } from '../../lib/domain/sha256';
+import { HashStateError, ResumableSha256 } from '../../lib/domain/sha256';
 
 const MiB = 1024 * 1024;
 
@@ -32,18 +32,23 @@ describe('partSizeFor', () => {
 });
 
 describe('ResumableSha256', () => {
-  it('matches node:crypto for lengths around the block boundaries', () => {
+  it('matches node:crypto for lengths around the block boundaries', async () => {
     for (const length of [0, 1, 55, 56, 63, 64, 65, 119, 120, 1000, 65_537]) {
       const data = randomBytes(length);
-      assert.equal(new ResumableSha256().update(data).digest().toString('hex'), createHash('sha256').update(data).digest('hex'), String(length));
+      const hash = await ResumableSha256.create();
+      assert.equal(hash.update(data).digest().toString('hex'), createHash('sha256').update(data).digest('hex'), String(length));
     }
   });
-  it('continues from a saved state as if never interrupted, at any offset', () => {
+  it('continues from a saved state as if never interrupted, at any offset', async () => {
     const data = randomBytes(300_001);
     for (const cut of [0, 1, 64, 100, 150_000, 300_001]) {
-      const first = new ResumableSha256().update(data.subarray(0, cut));
-      const resumed = ResumableSha256.restore(first.save()).update(data.subarray(cut));
+      const first = (await ResumableSha256.create()).update(data.subarray(0, cut));
+      const resumed = (await ResumableSha256.create(first.save())).update(data.subarray(cut));
       assert.equal(resumed.digest().toString('hex'), createHash('sha256').update(data).digest('hex'), String(cut));
     }
+  });
+  it('refuses a state it cannot continue rather than producing a wrong digest', async () => {
+    await assert.rejects(ResumableSha256.create('w1:AAAA'), HashStateError);
+    await assert.rejects(ResumableSha256.create('not-a-state'), HashStateError);
   });
 });
