@@ -2,6 +2,7 @@ import type { Context, SQSEvent } from 'aws-lambda';
 import { z } from 'zod';
 import { getContainer } from '../lib/container';
 import { sqsBatchHandler } from '../lib/sqs/batch';
+import { SftpSessions } from '../lib/use-cases/sftp-sessions';
 import { transferFile } from '../lib/use-cases/transfer';
 
 const container = getContainer();
@@ -18,21 +19,34 @@ export const TransferJobMessage = z.object({
 const YIELD_MARGIN_MS = 90_000;
 
 /**
- * Transfer queue consumer (batch size 1: one file per invocation; the event source's maximum
- * concurrency is the global cap on concurrent transfers). A retryable failure hides the message for
- * the backoff delay and reports it failed, so SQS redelivers it then; after maxReceiveCount it lands
- * in the dead-letter queue.
+ * Transfer queue consumer. The files of a batch are transferred one after another, and those from
+ * the same server share one SFTP connection; the event source's maximum concurrency is the global
+ * cap on concurrent transfers. A retryable failure hides the message for the backoff delay and
+ * reports it failed, so SQS redelivers it then; after maxReceiveCount it lands in the dead-letter
+ * queue. Files the invocation has no time left for are re-enqueued for a fresh one.
  */
 export async function handler(event: SQSEvent, context: Context) {
-  const run = sqsBatchHandler(TransferJobMessage, () => container.logger, async (job, record) => {
-    const outcome = await transferFile(job, {
-      ...container.transferDeps,
-      shouldYield: () => typeof context?.getRemainingTimeInMillis === 'function' && context.getRemainingTimeInMillis() < YIELD_MARGIN_MS,
-    });
-    if (outcome.status === 'retry') {
-      await container.transfers.retryAfter(record.receiptHandle, outcome.delaySeconds).catch(() => {});
-      throw new Error(`transfer will be retried in ${Math.round(outcome.delaySeconds)} s (${outcome.code})`);
-    }
-  });
-  return run(event);
+  const timeIsShort = () => typeof context?.getRemainingTimeInMillis === 'function' && context.getRemainingTimeInMillis() < YIELD_MARGIN_MS;
+  const sessions = new SftpSessions(container.transferDeps);
+  const run = sqsBatchHandler(
+    TransferJobMessage,
+    () => container.logger,
+    async (job, record) => {
+      if (timeIsShort()) {
+        await container.transfers.sendAll([job]);
+        return;
+      }
+      const outcome = await transferFile(job, { ...container.transferDeps, sessions, shouldYield: timeIsShort });
+      if (outcome.status === 'retry') {
+        await container.transfers.retryAfter(record.receiptHandle, outcome.delaySeconds).catch(() => {});
+        throw new Error(`transfer will be retried in ${Math.round(outcome.delaySeconds)} s (${outcome.code})`);
+      }
+    },
+    { sequential: true },
+  );
+  try {
+    return await run(event);
+  } finally {
+    await sessions.closeAll();
+  }
 }

@@ -3,6 +3,7 @@ import { backoffSeconds } from '../domain/backoff';
 import { objectKey, partSizeFor, UnsafeKeyError } from '../domain/object-key';
 import type { ServerRecord } from '../domain/server';
 import { HashStateError, ResumableSha256 } from '../domain/sha256';
+import { SftpSessions, type BorrowedSession } from './sftp-sessions';
 import { LeaseLostError, SftpError } from '../errors';
 import type {
   ClaimedFile,
@@ -43,6 +44,8 @@ export interface TransferDeps {
   /** Parts uploading at once; memory is about (this + 1) × part size. */
   partConcurrency: number;
   backoffCapSeconds: number;
+  /** Sessions shared by the transfers of one invocation; without it each transfer connects on its own. */
+  sessions?: SftpSessions;
   /** True when the invocation should checkpoint and hand the rest to a fresh one. */
   shouldYield?: () => boolean;
   random?: () => number;
@@ -93,14 +96,23 @@ export async function transferFile(job: TransferJob, deps: TransferDeps): Promis
     throw error;
   }
 
-  const slot = await deps.slots.acquire(server.id, server.maxConnections, deps.instanceId, leaseUntil());
-  if (slot === undefined) {
+  // One invocation's transfers share sessions (see SftpSessions); a lone call gets its own.
+  const sessions = deps.sessions ?? new SftpSessions(deps);
+  let borrowed: BorrowedSession | 'no-slot';
+  try {
+    borrowed = await sessions.borrow(server, leaseUntil());
+  } catch (error) {
+    if (!deps.sessions) await sessions.closeAll();
+    return await recordFailure(file, error, deps);
+  }
+  if (borrowed === 'no-slot') {
     await deps.ledger.release(file.fileId, deps.instanceId);
     return { status: 'retry', code: 'no_connection_slot', delaySeconds: 5 };
   }
+  const { session, slot } = borrowed;
 
-  let session: SftpSession | undefined;
   let leaseLost = false;
+  let sessionHealthy = false;
   const heartbeat = setInterval(() => {
     const until = leaseUntil();
     deps.ledger
@@ -113,11 +125,8 @@ export async function transferFile(job: TransferJob, deps: TransferDeps): Promis
   }, (deps.leaseSeconds * 1000) / 3);
   heartbeat.unref();
   try {
-    const credentials = await deps.secrets.read(server.secretArn);
-    const expectedHostKey = server.hostKey ?? (await deps.pollState.get(server.id))?.observedHostKey;
-    session = (await deps.sftp.connect(server, credentials, expectedHostKey)).session;
-
     const before = await session.stat(file.remotePath);
+    sessionHealthy = true;
     if (!before) return await finalize(file, 'vanished', 'vanished', 'the file disappeared from the server before it was read', deps);
     if (before.size !== file.size || before.mtime !== file.mtime) {
       return await finalize(file, 'vanished', 'changed', 'the file changed after it was listed; its new version is ingested on its own', deps);
@@ -158,6 +167,8 @@ export async function transferFile(job: TransferJob, deps: TransferDeps): Promis
     await afterIngest(server, file, session, deps);
     return { status: 'uploaded', key, sha256: uploaded.sha256, bytesRead: uploaded.bytesRead };
   } catch (error) {
+    // A session that failed mid-read may be broken or still busy: never lend it again.
+    sessionHealthy = false;
     if (error instanceof LeaseLostError) {
       deps.logger.warn('transfer_lease_lost', log);
       return { status: 'in-progress-elsewhere' };
@@ -165,8 +176,8 @@ export async function transferFile(job: TransferJob, deps: TransferDeps): Promis
     return await recordFailure(file, error, deps);
   } finally {
     clearInterval(heartbeat);
-    await session?.close();
-    await deps.slots.release(server.id, slot, deps.instanceId).catch(() => {});
+    await sessions.giveBack(borrowed, sessionHealthy);
+    if (!deps.sessions) await sessions.closeAll();
   }
 }
 

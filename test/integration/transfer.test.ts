@@ -14,6 +14,7 @@ import { CreateServerInput } from '../../lib/domain/server';
 import type { PollTick, TransferJob } from '../../lib/ports';
 import { relativeTo } from '../../lib/use-cases/poll';
 import { createServer } from '../../lib/use-cases/servers';
+import { SftpSessions } from '../../lib/use-cases/sftp-sessions';
 import { transferFile, type TransferDeps } from '../../lib/use-cases/transfer';
 import { RecordingQueue } from '../helpers/fakes';
 import { isolatedContainer } from '../helpers/resources';
@@ -252,6 +253,40 @@ describe('transfer: long transfers', () => {
     assert.equal(second.status, 'uploaded', JSON.stringify(second));
     assert.ok((await objectBytes(`${server.keyPrefix}/long.bin`)).equals(content));
     assert.ok(proxy.bytesFromServer - start - content.length < PART, 'the continuation re-reads less than a part');
+  });
+});
+
+describe('transfer: connections', () => {
+  it('sends the files of one batch from the same server through one SFTP connection', async () => {
+    const { server, dir } = await serverFor();
+    const files = [randomBytes(10), randomBytes(PART + 1), randomBytes(0), randomBytes(4096)];
+    const jobs = await Promise.all(files.map((content, index) => detected(server, dir, `batch-${index}.bin`, content)));
+    const sessions = new SftpSessions(deps);
+    const connectionsBefore = proxy.connections;
+    try {
+      for (const job of jobs) assert.equal((await transferFile(job, { ...deps, sessions })).status, 'uploaded');
+    } finally {
+      await sessions.closeAll();
+    }
+    assert.equal(proxy.connections - connectionsBefore, 1, 'one connection for the whole batch');
+    for (const [index, content] of files.entries()) assert.ok((await objectBytes(`${server.keyPrefix}/batch-${index}.bin`)).equals(content));
+    const slot = await container.transferDeps.slots.acquire(server.id, 1, 'probe', new Date(Date.now() + 10_000));
+    assert.ok(slot !== undefined, 'the connection slot is free again after the batch');
+    await container.transferDeps.slots.release(server.id, slot, 'probe');
+  });
+
+  it('does not lend a session again after a transfer on it failed', async () => {
+    const { server, dir } = await serverFor();
+    const first = await detected(server, dir, 'cut-first.bin', randomBytes(3 * PART));
+    const second = await detected(server, dir, 'after-cut.bin', randomBytes(1000));
+    const sessions = new SftpSessions(deps);
+    try {
+      proxy.cutAfter(PART);
+      assert.equal((await transferFile(first, { ...deps, sessions })).status, 'retry');
+      assert.equal((await transferFile(second, { ...deps, sessions })).status, 'uploaded', 'the next file gets a fresh connection');
+    } finally {
+      await sessions.closeAll();
+    }
   });
 });
 
