@@ -48,11 +48,31 @@ export const ConfigSchema = z
     SFTP_MAX_READ_CHANNELS: z.coerce.number().int().min(1).max(16).default(4),
     /** A read uses one more channel per this many milliseconds of measured round trip. */
     SFTP_SLOW_LINK_RTT_MS: z.coerce.number().int().min(1).max(1000).default(5),
+    /** Broker URL with credentials (local runs); wins over AMQP_URL_SECRET_ID. Default: the local RabbitMQ. */
     AMQP_URL: z
       .string()
       .regex(/^amqps?:\/\//, 'must start with amqp:// or amqps://')
-      .default('amqp://guest:guest@127.0.0.1:5672'),
+      .optional(),
+    /** Secrets Manager id of the broker URL (AWS: the URL carries credentials). */
+    AMQP_URL_SECRET_ID: z.string().min(1).optional(),
     AMQP_EXCHANGE: z.string().min(1).max(255).default('sluice'),
+    AMQP_ROUTING_KEY: z.string().min(1).max(255).default('file.ingested'),
+    /** Have the broker return a message no queue receives (reported, retried a few times, then parked). */
+    AMQP_MANDATORY: booleanFlag.default(true),
+    /** Declare the exchange (durable topic) on connect; turn off when the broker's owner declares it. */
+    AMQP_DECLARE_EXCHANGE: booleanFlag.default(true),
+    /** PEM file of a private CA for amqps:// (public CAs are trusted by default). */
+    AMQP_CA_FILE: z.string().min(1).optional(),
+    NOTIFY_LEASE_SECONDS: z.coerce.number().int().min(5).max(900).default(30),
+    NOTIFY_BACKOFF_CAP_SECONDS: z.coerce.number().int().min(1).max(900).default(30),
+    /** A message the broker refuses (unroutable, missing exchange) is tried this often, then parked. */
+    NOTIFY_MAX_REJECTIONS: z.coerce.number().int().min(1).max(100).default(5),
+    /** The sweep re-enqueues the notification of a version uploaded but not announced for this long. */
+    SWEEP_NOTIFY_AFTER_SECONDS: z.coerce.number().int().min(10).max(86_400).default(120),
+    /** The sweep re-enqueues a transfer left in `transferring`/`failed` this long (its job was lost). */
+    SWEEP_TRANSFER_AFTER_SECONDS: z.coerce.number().int().min(60).max(604_800).default(1800),
+    /** The sweep aborts multipart uploads older than this that no live transfer owns. */
+    SWEEP_ORPHAN_UPLOAD_AFTER_HOURS: z.coerce.number().min(1).max(720).default(24),
     /** Static API token (local runs). On AWS the token lives in Secrets Manager instead. */
     SLUICE_API_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
     /** Secrets Manager id of the API token (AWS). */

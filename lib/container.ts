@@ -1,8 +1,11 @@
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { AmqpPublisher } from './adapters/amqp-publisher';
 import { awsClients } from './adapters/aws-clients';
 import { DynamoFileCatalog } from './adapters/dynamodb-file-catalog';
 import { DynamoFileLedger } from './adapters/dynamodb-file-ledger';
+import { DynamoNotificationLedger, DynamoStaleFiles } from './adapters/dynamodb-notification-ledger';
 import { DynamoConnectionSlots, DynamoPollStateStore } from './adapters/dynamodb-poll-state';
 import { DynamoServerStore } from './adapters/dynamodb-server-store';
 import { DynamoTransferLedger } from './adapters/dynamodb-transfer-ledger';
@@ -12,8 +15,11 @@ import { Ssh2SftpConnector } from './adapters/sftp-connector';
 import { SqsJobQueue } from './adapters/sqs-job-queue';
 import { checkPrivateKey } from './adapters/ssh-keys';
 import { config as loadProcessConfig, type Config } from './config';
+import { tokenProvider } from './http/auth';
 import { createLogger } from './logger';
-import type { NotifyJob, PollTick, TransferJob } from './ports';
+import type { Logger, NotifyJob, PollTick, Publisher, TransferJob } from './ports';
+import type { NotifyDeps } from './use-cases/notify';
+import type { SweepDeps } from './use-cases/sweep';
 import type { TransferDeps } from './use-cases/transfer';
 import type { PollDeps } from './use-cases/poll';
 import type { ScheduleDeps } from './use-cases/schedule';
@@ -81,9 +87,67 @@ export function buildContainer(config: Config) {
     backoffCapSeconds: config.TRANSFER_BACKOFF_CAP_SECONDS,
   };
   const files = new DynamoFileCatalog({ client: clients.dynamodb, table: config.FILES_TABLE });
-  return { config, clients, logger, serverDeps, scheduleDeps, pollDeps, transferDeps, transfers, files };
+  const notifyDeps: NotifyDeps = {
+    files,
+    ledger: new DynamoNotificationLedger({ client: clients.dynamodb, table: config.FILES_TABLE }),
+    publisher: brokerPublisher(config, clients, logger),
+    logger,
+    leaseSeconds: config.NOTIFY_LEASE_SECONDS,
+    backoffCapSeconds: config.NOTIFY_BACKOFF_CAP_SECONDS,
+    maxRejections: config.NOTIFY_MAX_REJECTIONS,
+  };
+  const sweepDeps: SweepDeps = {
+    stale: new DynamoStaleFiles({ client: clients.dynamodb, table: config.FILES_TABLE }),
+    notifications: transferDeps.notifications,
+    transfers,
+    store: transferDeps.store,
+    logger,
+    notifyAfterSeconds: config.SWEEP_NOTIFY_AFTER_SECONDS,
+    transferStuckAfterSeconds: config.SWEEP_TRANSFER_AFTER_SECONDS,
+    orphanUploadAfterSeconds: config.SWEEP_ORPHAN_UPLOAD_AFTER_HOURS * 3600,
+    limit: 1000,
+  };
+  return { config, clients, logger, serverDeps, scheduleDeps, pollDeps, transferDeps, notifyDeps, sweepDeps, transfers, notifications: transferDeps.notifications, files };
 }
 export type Container = ReturnType<typeof buildContainer>;
+
+const LOCAL_BROKER = 'amqp://guest:guest@127.0.0.1:5672';
+
+/**
+ * The broker publisher, connected on first use and kept for the process's life (warm invocations
+ * reuse its connection). On AWS the URL, which carries credentials, comes from Secrets Manager.
+ */
+function brokerPublisher(config: Config, clients: ReturnType<typeof awsClients>, logger: Logger): Publisher {
+  const url = tokenProvider(
+    config.AMQP_URL === undefined && config.AMQP_URL_SECRET_ID !== undefined
+      ? { kind: 'secret', secretId: config.AMQP_URL_SECRET_ID, client: clients.secrets, ttlMs: Number.POSITIVE_INFINITY }
+      : { kind: 'static', token: config.AMQP_URL ?? LOCAL_BROKER },
+  );
+  let publisher: Promise<AmqpPublisher> | undefined;
+  const connected = () =>
+    (publisher ??= url().then(
+      (resolved) =>
+        new AmqpPublisher({
+          url: resolved,
+          exchange: config.AMQP_EXCHANGE,
+          routingKey: config.AMQP_ROUTING_KEY,
+          mandatory: config.AMQP_MANDATORY,
+          declareExchange: config.AMQP_DECLARE_EXCHANGE,
+          logger,
+          ...(config.AMQP_CA_FILE ? { socketOptions: { ca: readFileSync(config.AMQP_CA_FILE) } } : {}),
+        }),
+      (error: unknown) => {
+        publisher = undefined;
+        throw error;
+      },
+    ));
+  return {
+    publish: async (message) => (await connected()).publish(message),
+    close: async () => {
+      if (publisher) await (await publisher).close();
+    },
+  };
+}
 
 let container: Container | undefined;
 

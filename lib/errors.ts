@@ -96,3 +96,38 @@ export class LeaseLostError extends Error {
     this.name = 'LeaseLostError';
   }
 }
+
+export type PublishErrorCode = 'broker_unavailable' | 'nacked' | 'timeout' | 'unroutable' | 'exchange_missing' | 'access_refused';
+
+const PUBLISH_RETRYABLE: Record<PublishErrorCode, boolean> = {
+  broker_unavailable: true,
+  nacked: true,
+  timeout: true,
+  unroutable: false,
+  exchange_missing: false,
+  access_refused: false,
+};
+
+/**
+ * A publish the broker did not confirm, with a stable code. `retryable` says whether publishing the
+ * same message again later can help (a missing exchange or binding, or refused credentials, cannot).
+ * Messages name the broker with its password redacted and never carry credentials.
+ */
+export class PublishError extends Error {
+  readonly retryable: boolean;
+  constructor(
+    readonly code: PublishErrorCode,
+    message: string,
+    options: { cause?: unknown } = {},
+  ) {
+    super(message, { cause: options.cause });
+    this.name = 'PublishError';
+    this.retryable = PUBLISH_RETRYABLE[code];
+  }
+}
+
+export class ServiceUnavailableError extends DomainError {
+  readonly code = 'service_unavailable';
+  readonly status = 503;
+  readonly title = 'Service unavailable';
+}

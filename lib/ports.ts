@@ -237,11 +237,19 @@ export interface ObjectStore {
   abortMultipartUpload(key: string, uploadId: string): Promise<void>;
   /** Size of a stored object, or undefined when absent. */
   headSize(key: string): Promise<number | undefined>;
+  /** Multipart uploads in progress (at most about `limit`); 'unsupported' when the store cannot list them. */
+  listMultipartUploads(limit: number): Promise<MultipartUploadInfo[] | 'unsupported'>;
   /**
    * Rewrites the object's user metadata in place (server-side copy); undefined when the object is
    * too large for a single copy (over 5 GiB), in which case the ledger alone holds the digest.
    */
   replaceMetadata(key: string, metadata: ObjectMetadata, size: number): Promise<{ etag: string; versionId?: string } | undefined>;
+}
+
+export interface MultipartUploadInfo {
+  key: string;
+  uploadId: string;
+  initiated: Date;
 }
 
 export interface NotifyJob {
@@ -298,4 +306,61 @@ export interface FileView {
 export interface FileCatalog {
   get(fileId: string): Promise<FileView | undefined>;
   listByServer(serverId: string, limit: number, nextToken?: string, status?: string): Promise<Page<FileView>>;
+}
+
+/** What one ingested file's announcement carries (the AMQP message body). */
+export interface FileIngestedMessage {
+  fileId: string;
+  serverId: string;
+  serverName: string;
+  remotePath: string;
+  size: number;
+  /** The source file's modification time, ISO 8601. */
+  mtime: string;
+  sha256: string;
+  bucket: string;
+  key: string;
+  etag: string;
+  /** Only when the bucket is versioned. */
+  versionId?: string;
+  /** When the object was stored and verified, ISO 8601. */
+  ingestedAt: string;
+}
+
+/** Publishes announcements; resolves only once the broker has taken responsibility (confirm). */
+export interface Publisher {
+  publish(message: FileIngestedMessage): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The notifier's view of the files table. */
+export interface NotificationLedger {
+  /**
+   * Takes the right to announce an uploaded version for `until` (so two deliveries of its job do
+   * not both publish). 'notified' when already announced (unless `again`), 'not-uploaded' when the
+   * version has no object yet, 'busy' when another notifier holds it, 'missing' when unknown.
+   */
+  claim(fileId: string, until: Date, again: boolean): Promise<'claimed' | 'notified' | 'not-uploaded' | 'busy' | 'missing'>;
+  markNotified(fileId: string, at: Date): Promise<void>;
+  /** Records why announcing failed and releases the claim; returns the failures so far. */
+  recordFailure(fileId: string, error: { code: string; message: string }): Promise<number>;
+  /** Stops the outbox sweep from retrying the version until it is renotified. */
+  park(fileId: string): Promise<void>;
+}
+
+/** Versions that have sat in one status since before a moment (the outbox and stuck transfers). */
+export interface StaleFiles {
+  list(status: FileStatus, since: Date, limit: number): Promise<StaleFile[]>;
+}
+
+export interface StaleFile {
+  fileId: string;
+  serverId: string;
+  remotePath: string;
+  size: number;
+  mtime: number;
+  statusSince: string;
+  uploadId?: string;
+  objectKey?: string;
+  notifyParked?: boolean;
 }

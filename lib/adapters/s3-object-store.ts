@@ -4,12 +4,13 @@ import {
   CopyObjectCommand,
   CreateMultipartUploadCommand,
   HeadObjectCommand,
+  ListMultipartUploadsCommand,
   NotFound,
   PutObjectCommand,
   UploadPartCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import type { ObjectMetadata, ObjectStore, UploadedPart } from '../ports';
+import type { MultipartUploadInfo, ObjectMetadata, ObjectStore, UploadedPart } from '../ports';
 
 /**
  * S3 or MinIO. Every part and single upload carries its SHA-256 (x-amz-checksum-sha256) so the store
@@ -102,6 +103,31 @@ export class S3ObjectStore implements ObjectStore {
       }),
     );
     return { etag: result.CopyObjectResult?.ETag ?? '', ...(result.VersionId ? { versionId: result.VersionId } : {}) };
+  }
+
+  async listMultipartUploads(limit: number): Promise<MultipartUploadInfo[] | 'unsupported'> {
+    const uploads: MultipartUploadInfo[] = [];
+    let keyMarker: string | undefined;
+    let uploadIdMarker: string | undefined;
+    try {
+      do {
+        const page = await this.options.client.send(
+          new ListMultipartUploadsCommand({ Bucket: this.bucket, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker }),
+        );
+        for (const upload of page.Uploads ?? []) {
+          if (upload.Key && upload.UploadId && upload.Initiated) uploads.push({ key: upload.Key, uploadId: upload.UploadId, initiated: upload.Initiated });
+        }
+        keyMarker = page.IsTruncated ? page.NextKeyMarker : undefined;
+        uploadIdMarker = page.IsTruncated ? page.NextUploadIdMarker : undefined;
+      } while (keyMarker !== undefined && uploads.length < limit);
+    } catch (error) {
+      // Some S3-compatible stores (fauxqs among them) do not implement the listing.
+      const name = (error as { name?: string; $metadata?: { httpStatusCode?: number } }).name;
+      const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      if (name === 'NotImplemented' || status === 501 || status === 405) return 'unsupported';
+      throw error;
+    }
+    return uploads;
   }
 
   async headSize(key: string): Promise<number | undefined> {

@@ -1,0 +1,66 @@
+import type { JobQueue, Logger, NotifyJob, ObjectStore, StaleFiles, TransferJob } from '../ports';
+
+export interface SweepDeps {
+  stale: StaleFiles;
+  notifications: JobQueue<NotifyJob>;
+  transfers: JobQueue<TransferJob>;
+  store: Pick<ObjectStore, 'listMultipartUploads' | 'abortMultipartUpload'>;
+  logger: Logger;
+  /** An `uploaded` version not announced after this long gets its notification re-enqueued. */
+  notifyAfterSeconds: number;
+  /** A `transferring` or `failed` version untouched this long has lost its job: re-enqueue it. */
+  transferStuckAfterSeconds: number;
+  /** A multipart upload older than this that no live transfer owns is aborted. */
+  orphanUploadAfterSeconds: number;
+  /** Versions looked at per status per sweep. */
+  limit: number;
+}
+
+export interface SweepReport {
+  renotified: number;
+  retransferred: number;
+  abortedUploads: number | 'unsupported';
+}
+
+/**
+ * The periodic repair pass (the outbox and the janitor):
+ * - `uploaded` versions never announced (a crash between upload and enqueue, or between publish and
+ *   ledger update, or a notify job that ran out of receives) get their notification re-enqueued;
+ *   the notifier's claim makes duplicates harmless; parked ones wait for an operator;
+ * - `transferring`/`failed` versions whose job was lost get it re-enqueued (a live worker's lease
+ *   makes the extra job a no-op);
+ * - multipart uploads that no live transfer owns (a crash between CreateMultipartUpload and the
+ *   ledger write, an upload given up on) are aborted once old enough, so their parts stop costing.
+ */
+export async function sweep(deps: SweepDeps, now = new Date()): Promise<SweepReport> {
+  const ago = (seconds: number) => new Date(now.getTime() - seconds * 1000);
+
+  const unannounced = (await deps.stale.list('uploaded', ago(deps.notifyAfterSeconds), deps.limit)).filter((file) => !file.notifyParked);
+  await deps.notifications.sendAll(unannounced.map((file) => ({ fileId: file.fileId })));
+
+  const inTransfer = [...(await deps.stale.list('transferring', now, deps.limit)), ...(await deps.stale.list('failed', now, deps.limit))];
+  const stuck = inTransfer.filter((file) => file.statusSince < ago(deps.transferStuckAfterSeconds).toISOString());
+  await deps.transfers.sendAll(stuck.map(({ fileId, serverId, remotePath, size, mtime }) => ({ fileId, serverId, remotePath, size, mtime })));
+
+  const abortedUploads = await abortOrphanUploads(deps, new Set(inTransfer.flatMap((file) => (file.uploadId ? [file.uploadId] : []))), ago(deps.orphanUploadAfterSeconds));
+  const report = { renotified: unannounced.length, retransferred: stuck.length, abortedUploads };
+  if (unannounced.length || stuck.length || (typeof abortedUploads === 'number' && abortedUploads > 0)) deps.logger.info('sweep_repaired', { ...report });
+  return report;
+}
+
+async function abortOrphanUploads(deps: SweepDeps, live: Set<string>, olderThan: Date): Promise<number | 'unsupported'> {
+  const uploads = await deps.store.listMultipartUploads(deps.limit);
+  if (uploads === 'unsupported') return 'unsupported';
+  let aborted = 0;
+  for (const upload of uploads) {
+    if (live.has(upload.uploadId) || upload.initiated >= olderThan) continue;
+    try {
+      await deps.store.abortMultipartUpload(upload.key, upload.uploadId);
+      aborted++;
+      deps.logger.info('orphan_upload_aborted', { key: upload.key, uploadId: upload.uploadId, initiated: upload.initiated.toISOString() });
+    } catch (error) {
+      deps.logger.warn('orphan_upload_abort_failed', { key: upload.key, uploadId: upload.uploadId, error: error instanceof Error ? error.message : String(error) });
+    }
+  }
+  return aborted;
+}
