@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { startLocalStack } from '../scripts/local/stack';
 import { startSshd } from '../test/helpers/sshd';
 import { benchUnchangedPoll } from './poll';
+import { benchPipeline } from './pipeline';
 import { benchTransfer } from './transfer';
 import type { BenchResult } from './stats';
 
@@ -14,6 +15,8 @@ import type { BenchResult } from './stats';
  * about speed.
  */
 const projectRoot = resolve(import.meta.dirname, '..');
+const BENCH_EXCHANGE = 'sluice-bench';
+const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 
 async function main() {
   const dataDir = mkdtempSync(join(tmpdir(), 'sluice-bench-'));
@@ -22,7 +25,7 @@ async function main() {
   const stack = await startLocalStack({
     projectRoot,
     dataDir: join(dataDir, 'stack'),
-    env: { ...env, PORT: '3300', SLUICE_LAMBDA_PORT: '3302', SLUICE_LOCAL_AWS_PORT: '4866', SLUICE_LOCAL_DYNAMODB_PORT: '8300', SLUICE_LOCAL_SECRETS_PORT: '4884', SLUICE_API_TOKEN: '' },
+    env: { ...env, AMQP_EXCHANGE: BENCH_EXCHANGE, PORT: '3300', SLUICE_LAMBDA_PORT: '3302', SLUICE_LOCAL_AWS_PORT: '4866', SLUICE_LOCAL_DYNAMODB_PORT: '8300', SLUICE_LOCAL_SECRETS_PORT: '4884', SLUICE_API_TOKEN: '' },
     log: (line) => console.log(`  ${line}`),
   });
   Object.assign(process.env, stack.env, { SLUICE_TEST_DATA_DIR: dataDir });
@@ -34,8 +37,10 @@ async function main() {
     console.log('Benchmark: unchanged 10,000-file poll ...');
     results.push(await benchUnchangedPoll(sshd, keyFile));
     if (!process.argv.includes('--poll-only')) {
-      console.log('Benchmark: 1 GiB transfer ...');
-      results.push(await benchTransfer(sshd, keyFile, stack.endpoints.s3));
+      console.log('Benchmark: transfers ...');
+      results.push(...(await benchTransfer(sshd, keyFile, Number(new URL(stack.endpoints.s3).port))));
+      console.log('Benchmark: whole pipeline ...');
+      results.push(await benchPipeline(stack, sshd, keyFile, AMQP_URL, BENCH_EXCHANGE));
     }
   } finally {
     await sshd.dispose();

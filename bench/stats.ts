@@ -52,3 +52,34 @@ export async function timedOpenSshSftp(
   if (result.status !== 0) throw new Error(`sftp failed: ${result.stderr}`);
   return { milliseconds, stdout: result.stdout };
 }
+
+/** rclone configured by environment: `src:` is the SFTP server, `dst:` the S3 endpoint. */
+export function rcloneEnvironment(source: { port: number; username: string }, keyFile: string, s3Endpoint: string): NodeJS.ProcessEnv {
+  // rclone's S3 client cannot combine AWS_CA_BUNDLE with its own transport; loopback HTTP needs none.
+  const { AWS_CA_BUNDLE: _caBundle, ...inherited } = process.env;
+  return {
+    ...inherited,
+    RCLONE_CONFIG: '/dev/null',
+    RCLONE_CONFIG_SRC_TYPE: 'sftp',
+    RCLONE_CONFIG_SRC_HOST: '127.0.0.1',
+    RCLONE_CONFIG_SRC_PORT: String(source.port),
+    RCLONE_CONFIG_SRC_USER: source.username,
+    RCLONE_CONFIG_SRC_KEY_FILE: keyFile,
+    // The server is SFTP-only (as most ingestion servers are): rclone must not try remote shell commands.
+    RCLONE_CONFIG_SRC_SHELL_TYPE: 'none',
+    RCLONE_CONFIG_SRC_DISABLE_HASHCHECK: 'true',
+    RCLONE_CONFIG_DST_TYPE: 's3',
+    RCLONE_CONFIG_DST_PROVIDER: 'Other',
+    RCLONE_CONFIG_DST_ENDPOINT: s3Endpoint,
+    RCLONE_CONFIG_DST_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? 'x',
+    RCLONE_CONFIG_DST_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? 'x',
+    RCLONE_CONFIG_DST_REGION: 'us-east-1',
+    RCLONE_CONFIG_DST_FORCE_PATH_STYLE: 'true',
+  };
+}
+
+/** The value below which `fraction` of the values lie (nearest rank). */
+export function percentile(values: number[], fraction: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(fraction * sorted.length) - 1))]!;
+}

@@ -43,7 +43,7 @@ export const ConfigSchema = z
     /** Largest part the store accepts (S3: 5 GiB; fauxqs: 10 MiB). */
     S3_MAX_PART_SIZE_MIB: z.coerce.number().int().min(5).max(5120).default(512),
     /** Parts of one file uploading at once; memory is about (this + 1) × part size. */
-    TRANSFER_PART_CONCURRENCY: z.coerce.number().int().min(1).max(32).default(4),
+    TRANSFER_PART_CONCURRENCY: z.coerce.number().int().min(1).max(32).default(2),
     /** Most SFTP channels of one connection a large file is read over on a slow link. */
     SFTP_MAX_READ_CHANNELS: z.coerce.number().int().min(1).max(16).default(4),
     /** A read uses one more channel per this many milliseconds of measured round trip. */
@@ -66,7 +66,7 @@ export const ConfigSchema = z
     NOTIFY_LEASE_SECONDS: z.coerce.number().int().min(5).max(900).default(30),
     NOTIFY_BACKOFF_CAP_SECONDS: z.coerce.number().int().min(1).max(900).default(30),
     /** A message the broker refuses (unroutable, missing exchange) is tried this often, then parked. */
-    NOTIFY_MAX_REJECTIONS: z.coerce.number().int().min(1).max(100).default(5),
+    NOTIFY_MAX_REJECTIONS: z.coerce.number().int().min(1).max(100).default(10),
     /** The sweep re-enqueues the notification of a version uploaded but not announced for this long. */
     SWEEP_NOTIFY_AFTER_SECONDS: z.coerce.number().int().min(10).max(86_400).default(120),
     /** The sweep re-enqueues a transfer left in `transferring`/`failed` this long (its job was lost). */

@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { redactAmqpUrl } from '../lib/adapters/amqp-publisher';
 import { MissingJavaError } from './local/dynamodb';
 import { startLocalStack } from './local/stack';
 
@@ -26,6 +27,7 @@ async function main(): Promise<void> {
       `  SQS         ${stack.endpoints.sqs}`,
       `  DynamoDB    ${stack.endpoints.dynamodb}`,
       `  Secrets     ${stack.endpoints.secretsManager}`,
+      `  AMQP        ${redactAmqpUrl(process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672')}   exchange ${process.env.AMQP_EXCHANGE ?? 'sluice'}, routing key ${process.env.AMQP_ROUTING_KEY ?? 'file.ingested'}`,
       `  Data        ${dataDir}`,
       '',
       `Try: curl -H "Authorization: Bearer ${stack.apiToken}" ${stack.apiUrl}/servers`,

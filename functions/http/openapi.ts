@@ -124,6 +124,20 @@ export function openApiDocument() {
           responses: { '200': { description: 'The file version', content: json('File') }, ...errors, '404': problem('Unknown id') },
         },
       },
+      '/files/{id}/renotify': {
+        post: {
+          operationId: 'renotifyFile',
+          description: "Publishes the version's file.ingested message again (same AMQP messageId) and waits for the broker's confirm.",
+          parameters: [idParameter],
+          responses: {
+            '200': { description: 'Announced; the file version as it is now', content: json('File') },
+            ...errors,
+            '404': problem('Unknown id'),
+            '409': problem('The version has no stored object yet, or is being announced right now'),
+            '503': problem('The broker did not take the message'),
+          },
+        },
+      },
       '/health': {
         get: { operationId: 'health', security: [], responses: { '200': { description: 'Ready' }, '503': problem('Not ready') } },
       },

@@ -2,19 +2,50 @@ import { readFileSync } from 'node:fs';
 import { loadConfig } from '../../lib/config';
 import { buildContainer } from '../../lib/container';
 import type { TransferJob } from '../../lib/ports';
-import { transferFile } from '../../lib/use-cases/transfer';
+import { SftpSessions } from '../../lib/use-cases/sftp-sessions';
+import { transferFile, type TransferOutcome } from '../../lib/use-cases/transfer';
 
-/** A transfer worker in its own process, so a test can SIGKILL it mid-transfer. */
+/**
+ * Transfer workers in their own process, so a test can SIGKILL one mid-transfer and a benchmark
+ * measures a process of its own. JOB: one job. JOBS: many, taken by LANES concurrent workers in
+ * batches of 10 that share SFTP sessions, as concurrent invocations of the transfer function do.
+ * Prints the outcome (or the outcome counts) as JSON, with memory figures when REPORT_RSS is set.
+ */
 const container = buildContainer(loadConfig(process.env));
-const job = JSON.parse(process.env.JOB ?? '{}') as TransferJob;
-transferFile(job, container.transferDeps).then(
-  (outcome) => {
+
+async function run(): Promise<{ ok: boolean; result: object }> {
+  if (process.env.JOB) {
+    const outcome = await transferFile(JSON.parse(process.env.JOB) as TransferJob, container.transferDeps);
+    return { ok: outcome.status === 'uploaded', result: outcome };
+  }
+  const jobs = JSON.parse(process.env.JOBS ?? '[]') as TransferJob[];
+  const counts: Record<string, number> = {};
+  const lane = async () => {
+    while (jobs.length > 0) {
+      const batch = jobs.splice(0, 10);
+      const sessions = new SftpSessions(container.transferDeps);
+      try {
+        for (const job of batch) {
+          const outcome: TransferOutcome = await transferFile(job, { ...container.transferDeps, sessions });
+          counts[outcome.status] = (counts[outcome.status] ?? 0) + 1;
+        }
+      } finally {
+        await sessions.closeAll();
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Number(process.env.LANES ?? 1) }, lane));
+  return { ok: Object.keys(counts).every((status) => status === 'uploaded'), result: counts };
+}
+
+run().then(
+  ({ ok, result }) => {
     const memory = process.memoryUsage();
     const report = process.env.REPORT_RSS
       ? { maxRssKiB: peakRssKiB(), heapUsedMiB: Math.round(memory.heapUsed / 2 ** 20), externalMiB: Math.round(memory.external / 2 ** 20), arrayBuffersMiB: Math.round(memory.arrayBuffers / 2 ** 20) }
       : {};
-    console.log(JSON.stringify({ ...outcome, ...report }));
-    process.exit(outcome.status === 'uploaded' || !process.env.REPORT_RSS ? 0 : 1);
+    console.log(JSON.stringify({ ...result, ...report }));
+    process.exit(ok || !process.env.REPORT_RSS ? 0 : 1);
   },
   (error: unknown) => {
     console.error(error);

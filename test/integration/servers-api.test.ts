@@ -361,7 +361,7 @@ describe('OpenAPI document', () => {
     assert.equal(response.status, 200);
     const document = response.json;
     assert.equal(document.openapi, '3.1.0');
-    assert.deepEqual(Object.keys(document.paths).sort(), ['/files', '/files/{id}', '/health', '/openapi.json', '/servers', '/servers/{id}']);
+    assert.deepEqual(Object.keys(document.paths).sort(), ['/files', '/files/{id}', '/files/{id}/renotify', '/health', '/openapi.json', '/servers', '/servers/{id}']);
     const create = document.components.schemas.CreateServer;
     assert.equal(create.properties.pollIntervalSeconds.minimum, 5);
     assert.equal(create.properties.port.default, 22);

@@ -8,8 +8,11 @@ describe('loadConfig', () => {
   it('applies the documented defaults', () => {
     const config = loadConfig(token);
     assert.equal(config.S3_BUCKET, 'sluice-ingest');
-    assert.equal(config.AMQP_URL, 'amqp://guest:guest@127.0.0.1:5672');
+    assert.equal(config.AMQP_URL, undefined, 'unset: the local RabbitMQ, or AMQP_URL_SECRET_ID on AWS');
     assert.equal(config.AMQP_EXCHANGE, 'sluice');
+    assert.equal(config.AMQP_ROUTING_KEY, 'file.ingested');
+    assert.equal(config.AMQP_MANDATORY, true);
+    assert.equal(config.TRANSFER_PART_CONCURRENCY, 2);
     assert.equal(config.S3_FORCE_PATH_STYLE, false);
     assert.equal(config.AWS_REGION, 'us-east-1');
   });
