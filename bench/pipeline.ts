@@ -30,7 +30,8 @@ export async function benchPipeline(stack: LocalStack, sshd: Sshd, keyFile: stri
     const response = await fetch(`${stack.apiUrl}/servers`, {
       method: 'POST',
       headers: { authorization: `Bearer ${stack.apiToken}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ name, host: '127.0.0.1', port: sshd.port, username: sshd.username, privateKey: sshd.privateKey, remoteDir, hostKey: sshd.hostKey }),
+      // Four connections, as rclone's default four transfers.
+      body: JSON.stringify({ name, host: '127.0.0.1', port: sshd.port, username: sshd.username, privateKey: sshd.privateKey, remoteDir, hostKey: sshd.hostKey, maxConnections: 4 }),
     });
     if (response.status !== 201) throw new Error(`register failed: ${response.status} ${await response.text()}`);
   };
@@ -91,7 +92,8 @@ export async function benchPipeline(stack: LocalStack, sshd: Sshd, keyFile: stri
       'Default settings: a 5 s poll interval and 5 s `stableAfterSeconds`, so a file is taken once two listings at least 5 s apart',
       'saw it unchanged; the latency floor is therefore 5-10 s by design. sluice end to end = registration -> the 2,000th message: poll,',
       'dedup lock and enqueue in DynamoDB/SQS, transfer (claim, SHA-256, upload, ledger), and a confirmed AMQP publish per file, all through',
-      'serverless-offline and the SQS event-source runner on the same two cores. rclone only copies (no ledger, no notification).',
+      'serverless-offline and the SQS event-source runner on the same two cores. The servers allow 4 SFTP connections (`maxConnections`),',
+      "as rclone's default 4 transfers. rclone only copies (no ledger, no notification).",
     ].join('\n'),
   };
 }

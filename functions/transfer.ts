@@ -1,6 +1,7 @@
 import type { Context, SQSEvent } from 'aws-lambda';
 import { z } from 'zod';
 import { getContainer } from '../lib/container';
+import type { TransferJob } from '../lib/ports';
 import { sqsBatchHandler } from '../lib/sqs/batch';
 import { SftpSessions } from '../lib/use-cases/sftp-sessions';
 import { transferFile } from '../lib/use-cases/transfer';
@@ -15,6 +16,9 @@ export const TransferJobMessage = z.object({
   mtime: z.number().int(),
 });
 
+/** About how long a file waits for a free connection slot before it is tried again. */
+const SLOT_WAIT_SECONDS = 3;
+
 /** Leave this much of the invocation for the final checkpoint and re-enqueue. */
 const YIELD_MARGIN_MS = 90_000;
 
@@ -28,6 +32,11 @@ const YIELD_MARGIN_MS = 90_000;
 export async function handler(event: SQSEvent, context: Context) {
   const timeIsShort = () => typeof context?.getRemainingTimeInMillis === 'function' && context.getRemainingTimeInMillis() < YIELD_MARGIN_MS;
   const sessions = new SftpSessions(container.transferDeps);
+  /** Servers at their connection cap: the batch's other files from them wait without trying. */
+  const saturated = new Set<string>();
+  // Waiting for a server's connection cap is not a failure: a fresh message (its receive count back
+  // at zero) comes back later, so a busy server never pushes its files into the dead-letter queue.
+  const later = (job: TransferJob) => container.transfers.sendAll([job], Math.round(SLOT_WAIT_SECONDS * (0.5 + Math.random())));
   const run = sqsBatchHandler(
     TransferJobMessage,
     () => container.logger,
@@ -36,7 +45,12 @@ export async function handler(event: SQSEvent, context: Context) {
         await container.transfers.sendAll([job]);
         return;
       }
+      if (saturated.has(job.serverId)) return later(job);
       const outcome = await transferFile(job, { ...container.transferDeps, sessions, shouldYield: timeIsShort });
+      if (outcome.status === 'retry' && outcome.code === 'no_connection_slot') {
+        saturated.add(job.serverId);
+        return later(job);
+      }
       if (outcome.status === 'retry') {
         await container.transfers.retryAfter(record.receiptHandle, outcome.delaySeconds).catch(() => {});
         throw new Error(`transfer will be retried in ${Math.round(outcome.delaySeconds)} s (${outcome.code})`);

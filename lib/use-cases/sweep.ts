@@ -8,7 +8,7 @@ export interface SweepDeps {
   logger: Logger;
   /** An `uploaded` version not announced after this long gets its notification re-enqueued. */
   notifyAfterSeconds: number;
-  /** A `transferring` or `failed` version untouched this long has lost its job: re-enqueue it. */
+  /** A `pending`, `transferring` or `failed` version untouched this long has lost its job: re-enqueue it. */
   transferStuckAfterSeconds: number;
   /** A multipart upload older than this that no live transfer owns is aborted. */
   orphanUploadAfterSeconds: number;
@@ -27,8 +27,9 @@ export interface SweepReport {
  * - `uploaded` versions never announced (a crash between upload and enqueue, or between publish and
  *   ledger update, or a notify job that ran out of receives) get their notification re-enqueued;
  *   the notifier's claim makes duplicates harmless; parked ones wait for an operator;
- * - `transferring`/`failed` versions whose job was lost get it re-enqueued (a live worker's lease
- *   makes the extra job a no-op);
+ * - `pending`/`transferring`/`failed` versions whose job was lost (a crash between the dedup lock and
+ *   the enqueue, a job dead-lettered) get it re-enqueued (a live worker's lease makes the extra job a
+ *   no-op);
  * - multipart uploads that no live transfer owns (a crash between CreateMultipartUpload and the
  *   ledger write, an upload given up on) are aborted once old enough, so their parts stop costing.
  */
@@ -38,7 +39,11 @@ export async function sweep(deps: SweepDeps, now = new Date()): Promise<SweepRep
   const unannounced = (await deps.stale.list('uploaded', ago(deps.notifyAfterSeconds), deps.limit)).filter((file) => !file.notifyParked);
   await deps.notifications.sendAll(unannounced.map((file) => ({ fileId: file.fileId })));
 
-  const inTransfer = [...(await deps.stale.list('transferring', now, deps.limit)), ...(await deps.stale.list('failed', now, deps.limit))];
+  const inTransfer = [
+    ...(await deps.stale.list('pending', ago(deps.transferStuckAfterSeconds), deps.limit)),
+    ...(await deps.stale.list('transferring', now, deps.limit)),
+    ...(await deps.stale.list('failed', now, deps.limit)),
+  ];
   const stuck = inTransfer.filter((file) => file.statusSince < ago(deps.transferStuckAfterSeconds).toISOString());
   await deps.transfers.sendAll(stuck.map(({ fileId, serverId, remotePath, size, mtime }) => ({ fileId, serverId, remotePath, size, mtime })));
 

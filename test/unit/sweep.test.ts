@@ -46,10 +46,14 @@ describe('sweep', () => {
 
   it('re-enqueues transfers whose job was lost, leaving recent ones to their worker', async () => {
     const { sweepDeps, transfers } = deps(
-      new FakeStaleFiles({ transferring: [file('stuck', ago(7200)), file('busy', ago(60))], failed: [file('lost', ago(4000))] }),
+      new FakeStaleFiles({
+        pending: [file('never-enqueued', ago(4000)), file('just-found', ago(5))],
+        transferring: [file('stuck', ago(7200)), file('busy', ago(60))],
+        failed: [file('lost', ago(4000))],
+      }),
     );
     await sweep(sweepDeps, now);
-    assert.deepEqual(transfers.messages.map(({ message }) => message.fileId).sort(), ['lost', 'stuck']);
+    assert.deepEqual(transfers.messages.map(({ message }) => message.fileId).sort(), ['lost', 'never-enqueued', 'stuck']);
     assert.deepEqual(transfers.messages.find(({ message }) => message.fileId === 'stuck')?.message, { fileId: 'stuck', serverId: 's1', remotePath: '/in/stuck', size: 10, mtime: 1 });
   });
 
