@@ -140,7 +140,7 @@ async function objectCount(prefix: string): Promise<number> {
   return count;
 }
 
-async function register(name: string, dir: string) {
+async function register(name: string, dir: string, fields: Record<string, unknown> = {}) {
   const created = await api('POST', '/servers', {
     name,
     host: '127.0.0.1',
@@ -150,6 +150,7 @@ async function register(name: string, dir: string) {
     remoteDir: `${sshd.root}/${dir}`,
     recursive: true,
     stableAfterSeconds: 1,
+    ...fields,
   });
   assert.equal(created.status, 201, created.text);
   return created.json as { id: string; keyPrefix: string; name: string };
@@ -263,7 +264,7 @@ describe('pipeline end to end through npm start', () => {
     mkdirSync(dir, { recursive: true, mode: 0o755 });
     const count = 2000;
     for (let index = 0; index < count; index++) writeFileSync(join(dir, `f${String(index).padStart(4, '0')}.dat`), randomBytes(4096));
-    const target = await register(`e2e-many-${randomBytes(3).toString('hex')}`, 'many');
+    const target = await register(`e2e-many-${randomBytes(3).toString('hex')}`, 'many', { maxConnections: 4 });
     const started = Date.now();
     await eventually(`${count} announcements`, () => (messagesFor(target.id).length === count ? true : undefined), 600_000);
     await new Promise((resolve) => setTimeout(resolve, 5000));
