@@ -300,6 +300,11 @@ export interface FileView {
   uploadedAt: string | null;
   /** Progress of an interrupted or running upload. */
   uploadedBytes: number | null;
+  /** When the broker first confirmed the announcement. */
+  notifiedAt: string | null;
+  /** Failed announcement attempts since the last success. */
+  notifyAttempts: number;
+  notifyParked: boolean;
 }
 
 /** Ingestion history; kept when a server is deleted. */

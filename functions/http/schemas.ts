@@ -42,4 +42,8 @@ export const FileViewSchema = z.object({
   versionId: z.string().nullable(),
   uploadedAt: z.iso.datetime().nullable(),
   uploadedBytes: z.int().nullable(),
+  notifiedAt: z.iso.datetime().nullable(),
+  notifyAttempts: z.int(),
+  /** The broker kept refusing the announcement; `POST /files/{id}/renotify` tries again. */
+  notifyParked: z.boolean(),
 });

@@ -30,6 +30,9 @@ const FileItem = DetectedFileItem.extend({
   versionId: z.string().optional(),
   uploadedAt: z.string().optional(),
   uploadedBytes: z.number().optional(),
+  notifiedAt: z.string().optional(),
+  notifyAttempts: z.number().optional(),
+  notifyParked: z.boolean().optional(),
 });
 
 function toView(item: Record<string, unknown>): FileView {
@@ -55,6 +58,9 @@ function toView(item: Record<string, unknown>): FileView {
     versionId: file.versionId ?? null,
     uploadedAt: file.uploadedAt ?? null,
     uploadedBytes: file.status === 'transferring' || file.status === 'failed' ? (file.uploadedBytes ?? 0) : null,
+    notifiedAt: file.notifiedAt ?? null,
+    notifyAttempts: file.notifyAttempts ?? 0,
+    notifyParked: file.notifyParked ?? false,
   };
 }
 

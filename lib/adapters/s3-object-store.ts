@@ -17,7 +17,7 @@ import type { MultipartUploadInfo, ObjectMetadata, ObjectStore, UploadedPart } f
  * verifies what it received; user metadata records the whole-file digest and the file's origin.
  */
 export class S3ObjectStore implements ObjectStore {
-  constructor(private readonly options: { client: S3Client; bucket: string }) {}
+  constructor(private readonly options: { client: S3Client; bucket: string; /** Largest object CopyObject takes (S3: 5 GiB). */ maxCopyBytes?: number }) {}
 
   get bucket(): string {
     return this.options.bucket;
@@ -91,7 +91,7 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   async replaceMetadata(key: string, metadata: ObjectMetadata, size: number) {
-    if (size > 5 * 1024 ** 3) return undefined;
+    if (size > (this.options.maxCopyBytes ?? 5 * 1024 ** 3)) return undefined;
     const result = await this.options.client.send(
       new CopyObjectCommand({
         Bucket: this.bucket,

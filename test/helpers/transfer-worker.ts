@@ -7,8 +7,9 @@ import { transferFile, type TransferOutcome } from '../../lib/use-cases/transfer
 
 /**
  * Transfer workers in their own process, so a test can SIGKILL one mid-transfer and a benchmark
- * measures a process of its own. JOB: one job. JOBS: many, taken by LANES concurrent workers in
- * batches of 10 that share SFTP sessions, as concurrent invocations of the transfer function do.
+ * measures a process of its own. JOB: one job. JOBS_FILE: a JSON file of many, taken by LANES
+ * concurrent workers in batches of 10 that share SFTP sessions, as concurrent invocations of the
+ * transfer function do.
  * Prints the outcome (or the outcome counts) as JSON, with memory figures when REPORT_RSS is set.
  */
 const container = buildContainer(loadConfig(process.env));
@@ -18,7 +19,7 @@ async function run(): Promise<{ ok: boolean; result: object }> {
     const outcome = await transferFile(JSON.parse(process.env.JOB) as TransferJob, container.transferDeps);
     return { ok: outcome.status === 'uploaded', result: outcome };
   }
-  const jobs = JSON.parse(process.env.JOBS ?? '[]') as TransferJob[];
+  const jobs = JSON.parse(readFileSync(process.env.JOBS_FILE ?? '', 'utf8')) as TransferJob[];
   const counts: Record<string, number> = {};
   const lane = async () => {
     while (jobs.length > 0) {

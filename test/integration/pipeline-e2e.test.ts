@@ -223,6 +223,19 @@ describe('pipeline end to end through npm start', () => {
     assert.equal(files.json.items.length, sources.size, 'no new file versions');
   });
 
+  it('re-publishes a file on POST /files/{id}/renotify, with the same messageId', async () => {
+    const [bodies] = messagesFor(server.id);
+    const { fileId } = bodies![0]!;
+    const response = await api('POST', `/files/${fileId}/renotify`);
+    assert.equal(response.status, 200, response.text);
+    assert.equal(response.json.status, 'notified');
+    assert.ok(response.json.notifiedAt);
+    await eventually('the second delivery', () => (consumer.deliveries.get(fileId)!.length === 2 ? true : undefined), 10_000);
+    assert.deepEqual(consumer.deliveries.get(fileId)![1], consumer.deliveries.get(fileId)![0], 'the same message again');
+    const unknown = await api('POST', '/files/0123456789abcdef0123456789abcdef/renotify');
+    assert.equal(unknown.status, 404);
+  });
+
   it('holds announcements while the broker is down and delivers each once when it is back', async () => {
     const target = await register(`e2e-broker-${randomBytes(3).toString('hex')}`, 'broker-outage');
     await broker.stop();

@@ -4,7 +4,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { appendFileSync, chmodSync, mkdirSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { GetItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { PurgeQueueCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
@@ -16,7 +16,7 @@ import { relativeTo } from '../../lib/use-cases/poll';
 import { createServer } from '../../lib/use-cases/servers';
 import { SftpSessions } from '../../lib/use-cases/sftp-sessions';
 import { transferFile, type TransferDeps } from '../../lib/use-cases/transfer';
-import { RecordingQueue } from '../helpers/fakes';
+import { RecordingLogger, RecordingQueue } from '../helpers/fakes';
 import { isolatedContainer } from '../helpers/resources';
 import { startSshd, writeRemoteFile, type Sshd } from '../helpers/sshd';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy';
@@ -201,6 +201,29 @@ describe('transfer: interruptions', () => {
     assert.ok(reread < PART, `bytes read twice: ${reread} (must be under one part, ${PART})`);
     assert.ok((await objectBytes(`${server.keyPrefix}/cut.bin`)).equals(content));
     assert.equal((await ledgerEntry(job.fileId))?.sha256, sha256(content), 'digest resumed, not restarted');
+  });
+
+  it('starts the upload over, and still gets the digest right, when the saved digest state cannot be restored', async () => {
+    const { server, dir } = await serverFor();
+    const content = randomBytes(4 * PART + 99);
+    const job = await detected(server, dir, 'foreign-state.bin', content);
+    proxy.cutAfter(Math.floor(2.5 * PART));
+    assert.equal((await transferFile(job, deps)).status, 'retry');
+    // As if written by another build of the digest.
+    await container.clients.dynamodb.send(
+      new UpdateItemCommand({
+        TableName: container.config.FILES_TABLE,
+        Key: { fileId: { S: job.fileId } },
+        UpdateExpression: 'SET hashState = :state',
+        ExpressionAttributeValues: { ':state': { S: 'v0:not-a-state-this-build-knows' } },
+      }),
+    );
+    const logger = new RecordingLogger();
+    const outcome = await transferFile(job, { ...deps, logger });
+    assert.equal(outcome.status, 'uploaded', JSON.stringify(outcome));
+    assert.ok(logger.lines.some((line) => line.event === 'transfer_restarted'));
+    assert.ok((await objectBytes(`${server.keyPrefix}/foreign-state.bin`)).equals(content));
+    assert.equal((await ledgerEntry(job.fileId))?.sha256, sha256(content));
   });
 
   it('lets another worker finish when the first is killed mid-transfer', async () => {
