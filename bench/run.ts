@@ -40,7 +40,11 @@ async function main() {
       console.log('Benchmark: transfers ...');
       results.push(...(await benchTransfer(sshd, keyFile, Number(new URL(stack.endpoints.s3).port))));
       console.log('Benchmark: whole pipeline ...');
-      results.push(await benchPipeline(stack, sshd, keyFile, AMQP_URL, BENCH_EXCHANGE));
+      try {
+        results.push(await benchPipeline(stack, sshd, keyFile, AMQP_URL, BENCH_EXCHANGE));
+      } catch (error) {
+        results.push({ title: 'Whole pipeline on the local stack', markdown: `Failed in this run: ${error instanceof Error ? error.message : String(error)}` });
+      }
     }
   } finally {
     await sshd.dispose();

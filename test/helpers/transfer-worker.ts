@@ -28,6 +28,11 @@ async function run(): Promise<{ ok: boolean; result: object }> {
       try {
         for (const job of batch) {
           const outcome: TransferOutcome = await transferFile(job, { ...container.transferDeps, sessions });
+          if (outcome.status === 'retry' && outcome.code === 'no_connection_slot') {
+            jobs.push(job); // as the transfer function does: wait for a slot, do not count a failure
+            await new Promise((resolve) => setTimeout(resolve, 100));
+            continue;
+          }
           counts[outcome.status] = (counts[outcome.status] ?? 0) + 1;
         }
       } finally {
