@@ -219,7 +219,7 @@ export async function benchTransfer(sshd: Sshd, keyFile: string, s3Port: number,
   await shim.close();
 
   const png = await renderPng({
-    title: 'sluice transfer, SFTP -> S3 emulator (loopback): throughput and peak RSS by file size',
+    title: 'Transfer SFTP -> S3 emulator: throughput and peak RSS by size',
     xLabel: 'file size (MiB, log scale)',
     leftLabel: 'throughput (MB/s, whole process)',
     rightLabel: 'peak RSS of the transfer process (MiB)',
