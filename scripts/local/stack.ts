@@ -110,6 +110,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodb,
       AWS_ENDPOINT_URL_SECRETS_MANAGER: endpoints.secretsManager,
       S3_FORCE_PATH_STYLE: env.S3_FORCE_PATH_STYLE ?? 'true',
+      // The broker comes from the environment here, never from Secrets Manager (serverless.yml names
+      // the AWS secret for every stage): by default the local RabbitMQ.
+      AMQP_URL: env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672',
       // fauxqs refuses request bodies over 11 MiB.
       ...(configured('S3') ? {} : { S3_MAX_PART_SIZE_MIB: env.S3_MAX_PART_SIZE_MIB ?? '10' }),
     };

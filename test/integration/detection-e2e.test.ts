@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { connect } from 'amqplib';
 import { api, uniqueName } from '../helpers/api';
+import { SHARED_AMQP_URL } from '../helpers/rabbitmq';
 import { startSshd, writeRemoteFile, type Sshd } from '../helpers/sshd';
 
 let sshd: Sshd;
@@ -16,7 +18,15 @@ after(async () => {
 });
 
 describe('detection and transfer through the running stack', () => {
-  it('registers a server over the API and its files land in the bucket; the API shows the poll status', async () => {
+  it('registers a server over the API, its files land in the bucket and are announced on the default broker; the API shows the poll status', async () => {
+    // The stack runs with its default broker settings: the local RabbitMQ, exchange sluice.
+    const broker = await connect(SHARED_AMQP_URL);
+    const channel = await broker.createChannel();
+    await channel.assertExchange('sluice', 'topic', { durable: true });
+    const { queue } = await channel.assertQueue('', { exclusive: true });
+    await channel.bindQueue(queue, 'sluice', 'file.ingested');
+    const announced: { serverId: string; remotePath: string }[] = [];
+    await channel.consume(queue, (message) => message && announced.push(JSON.parse(message.content.toString())), { noAck: true });
     writeRemoteFile(sshd, 'e2e/one.csv', 'one', 1_700_000_000);
     writeRemoteFile(sshd, 'e2e/two.csv', 'two', 1_700_000_000);
     const created = await api('POST', '/servers', {
@@ -49,6 +59,17 @@ describe('detection and transfer through the running stack', () => {
     }
     assert.deepEqual(Object.fromEntries([...landed].map(([name, body]) => [name, body.toString()])), { 'one.csv': 'one', 'two.csv': 'two' });
 
+    const deadlineForMessages = Date.now() + 60_000;
+    while (announced.filter((message) => message.serverId === serverId).length < 2 && Date.now() < deadlineForMessages) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    await broker.close();
+    assert.deepEqual(
+      announced.filter((message) => message.serverId === serverId).map((message) => message.remotePath.split('/').pop()).sort(),
+      ['one.csv', 'two.csv'],
+      'one message per file on the default exchange',
+    );
+
     const view = await api('GET', `/servers/${serverId}`);
     assert.equal(view.json.observedHostKey, sshd.hostKey, 'first-seen host key recorded and shown');
     assert.equal(view.json.consecutiveFailures, 0);
@@ -58,7 +79,8 @@ describe('detection and transfer through the running stack', () => {
     assert.equal(history.status, 200, history.text);
     assert.deepEqual(history.json.items.map((file: { relativePath: string }) => file.relativePath).sort(), ['one.csv', 'two.csv']);
     for (const file of history.json.items) {
-      assert.ok(['uploaded', 'notified'].includes(file.status), file.status);
+      assert.equal(file.status, 'notified');
+      assert.ok(file.notifiedAt);
       assert.equal(file.key, `${keyPrefix}/${file.relativePath}`);
       assert.match(file.sha256, /^[0-9a-f]{64}$/);
       const one = await api('GET', `/files/${file.fileId}`);
