@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startLocalStack } from '../scripts/local/stack';
@@ -33,17 +33,24 @@ async function main() {
   const keyFile = join(dataDir, 'id_ed25519');
   writeFileSync(keyFile, sshd.privateKey, { mode: 0o600 });
   const results: BenchResult[] = [];
+  // --only=<poll|transfer|pipeline>: run one section and replace just that part of the document.
+  const only = process.argv.find((arg) => arg.startsWith('--only='))?.slice('--only='.length);
+  const wanted = (section: string) => only === undefined || only === section;
   try {
-    console.log('Benchmark: unchanged 10,000-file poll ...');
-    results.push(await benchUnchangedPoll(sshd, keyFile));
-    if (!process.argv.includes('--poll-only')) {
+    if (wanted('poll')) {
+      console.log('Benchmark: unchanged 10,000-file poll ...');
+      results.push(await benchUnchangedPoll(sshd, keyFile));
+    }
+    if (wanted('transfer')) {
       console.log('Benchmark: transfers ...');
       results.push(...(await benchTransfer(sshd, keyFile, Number(new URL(stack.endpoints.s3).port))));
+    }
+    if (wanted('pipeline')) {
       console.log('Benchmark: whole pipeline ...');
       try {
         results.push(await benchPipeline(stack, sshd, keyFile, AMQP_URL, BENCH_EXCHANGE));
       } catch (error) {
-        results.push({ title: 'Whole pipeline on the local stack', markdown: `Failed in this run: ${error instanceof Error ? error.message : String(error)}` });
+        results.push({ title: 'Whole pipeline on the local stack: detection to notification', markdown: `Failed in this run: ${error instanceof Error ? error.message : String(error)}` });
       }
     }
   } finally {
@@ -52,6 +59,13 @@ async function main() {
     rmSync(dataDir, { recursive: true, force: true });
   }
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${execFileSync('uname', ['-sr'], { encoding: 'utf8' }).trim()}`;
+  const sections = new Map<string, string>();
+  if (only !== undefined) {
+    // Keep the other sections of the last full run, each under its heading.
+    const previous = readFileSync(join(projectRoot, 'docs/BENCHMARKS.md'), 'utf8');
+    for (const part of previous.split(/^## /m).slice(1)) sections.set(part.slice(0, part.indexOf('\n')), part.slice(part.indexOf('\n') + 1).trim());
+  }
+  for (const result of results) sections.set(result.title, result.markdown);
   const document = [
     '# Benchmarks',
     '',
@@ -59,9 +73,9 @@ async function main() {
     'tool measured in the same run on the same machine, over loopback, with medians; absolute numbers',
     'are given for context only.',
     '',
-    `Machine: ${machine}. Run: ${new Date().toISOString()}.`,
+    `Machine: ${machine}. Run: ${new Date().toISOString()}${only ? ` (this run: ${only} only; other sections from the previous full run)` : ''}.`,
     '',
-    ...results.flatMap((result) => [`## ${result.title}`, '', result.markdown, '']),
+    ...[...sections.entries()].flatMap(([title, markdown]) => [`## ${title}`, '', markdown, '']),
   ].join('\n');
   writeFileSync(join(projectRoot, 'docs/BENCHMARKS.md'), document);
   console.log(document);
