@@ -270,7 +270,7 @@ async function uploadInParts(
       parts: newParts,
       partCount: checkpointed,
     });
-    hashStates.delete(last);
+    for (const part of newParts) hashStates.delete(part.partNumber);
   };
 
   // Parts are assembled in reused buffers: at most `partConcurrency` uploading plus the one filling,
