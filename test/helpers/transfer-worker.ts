@@ -48,7 +48,7 @@ run().then(
   ({ ok, result }) => {
     const memory = process.memoryUsage();
     const report = process.env.REPORT_RSS
-      ? { maxRssKiB: peakRssKiB(), heapUsedMiB: Math.round(memory.heapUsed / 2 ** 20), externalMiB: Math.round(memory.external / 2 ** 20), arrayBuffersMiB: Math.round(memory.arrayBuffers / 2 ** 20) }
+      ? { maxRssKiB: peakRssKiB(), heapTotalMiB: Math.round(memory.heapTotal / 2 ** 20), heapUsedMiB: Math.round(memory.heapUsed / 2 ** 20), externalMiB: Math.round(memory.external / 2 ** 20), arrayBuffersMiB: Math.round(memory.arrayBuffers / 2 ** 20) }
       : {};
     console.log(JSON.stringify({ ...result, ...report }));
     process.exit(ok || !process.env.REPORT_RSS ? 0 : 1);
