@@ -58,6 +58,9 @@ export type TransferOutcome =
   | { status: 'retry'; code: string; delaySeconds: number }
   | { status: 'continued'; uploadedBytes: number };
 
+/** About how long a file waits for a free connection slot on its server before it is tried again. */
+export const SLOT_WAIT_SECONDS = 3;
+
 /**
  * Moves one file version from its SFTP server to the bucket, exactly once in effect.
  *
@@ -107,7 +110,8 @@ export async function transferFile(job: TransferJob, deps: TransferDeps): Promis
   }
   if (borrowed === 'no-slot') {
     await deps.ledger.release(file.fileId, deps.instanceId);
-    return { status: 'retry', code: 'no_connection_slot', delaySeconds: 5 };
+    // Jittered, so the files waiting for one server do not all come back at the same moment.
+    return { status: 'retry', code: 'no_connection_slot', delaySeconds: Math.round(SLOT_WAIT_SECONDS * (0.5 + (deps.random ?? Math.random)())) };
   }
   const { session, slot } = borrowed;
 
@@ -206,6 +210,40 @@ async function uploadWhole(
   return { status: 'done', sha256: digest.toString('hex'), etag: stored.etag, ...(stored.versionId ? { versionId: stored.versionId } : {}), bytesRead: body.length };
 }
 
+/**
+ * The upload to continue: the checkpointed one with its parts and digest state, or a new one when
+ * there is none or its digest state was written by a build that cannot restore it (the bytes so far
+ * cannot be vouched for, so it is aborted and started over).
+ */
+async function resumeOrStartUpload(
+  file: ClaimedFile,
+  key: string,
+  metadata: (sha256: string) => ObjectMetadata,
+  deps: TransferDeps,
+): Promise<{ upload: NonNullable<ClaimedFile['upload']>; parts: UploadedPart[]; digest: ResumableSha256 }> {
+  const log = { fileId: file.fileId, serverName: file.serverName, remotePath: file.remotePath };
+  const saved = file.upload;
+  if (saved) {
+    try {
+      const digest = await ResumableSha256.create(saved.hashState);
+      const parts = await deps.ledger.loadParts(file.fileId, saved.uploadId, saved.partCount);
+      deps.logger.info('transfer_resumed', { ...log, fromByte: saved.uploadedBytes, parts: parts.length });
+      return { upload: saved, parts, digest };
+    } catch (error) {
+      if (!(error instanceof HashStateError)) throw error;
+      deps.logger.warn('transfer_restarted', { ...log, reason: error.message });
+      await deps.store.abortMultipartUpload(saved.key, saved.uploadId).catch(() => {});
+      await deps.ledger.forgetUpload(file.fileId, deps.instanceId);
+    }
+  }
+  const partSize = partSizeFor(file.size, deps.minPartBytes, deps.maxPartBytes);
+  const uploadId = await deps.store.createMultipartUpload(key, metadata('pending'));
+  const digest = await ResumableSha256.create();
+  const hashState = digest.save();
+  await deps.ledger.startUpload(file.fileId, deps.instanceId, { uploadId, key, partSize, hashState });
+  return { upload: { uploadId, key, partSize, uploadedBytes: 0, hashState, partCount: 0 }, parts: [], digest };
+}
+
 async function uploadInParts(
   file: ClaimedFile,
   key: string,
@@ -215,33 +253,8 @@ async function uploadInParts(
   leaseLost: () => boolean,
   unchanged: () => Promise<boolean>,
 ): Promise<Uploaded | { status: 'continued'; uploadedBytes: number } | { status: 'changed' }> {
-  let upload = file.upload;
-  let parts: UploadedPart[] = [];
-  let hash: ResumableSha256 | undefined;
-  if (upload) {
-    try {
-      hash = await ResumableSha256.create(upload.hashState);
-      parts = await deps.ledger.loadParts(file.fileId, upload.uploadId, upload.partCount);
-      deps.logger.info('transfer_resumed', { fileId: file.fileId, serverName: file.serverName, remotePath: file.remotePath, fromByte: upload.uploadedBytes, parts: parts.length });
-    } catch (error) {
-      if (!(error instanceof HashStateError)) throw error;
-      // Written by another build of the digest: the bytes so far cannot be vouched for, so start over.
-      deps.logger.warn('transfer_restarted', { fileId: file.fileId, serverName: file.serverName, remotePath: file.remotePath, reason: error.message });
-      await deps.store.abortMultipartUpload(upload.key, upload.uploadId).catch(() => {});
-      await deps.ledger.forgetUpload(file.fileId, deps.instanceId);
-      upload = undefined;
-    }
-  }
-  if (!upload || !hash) {
-    const partSize = partSizeFor(file.size, deps.minPartBytes, deps.maxPartBytes);
-    const uploadId = await deps.store.createMultipartUpload(key, metadata('pending'));
-    hash = await ResumableSha256.create();
-    const hashState = hash.save();
-    await deps.ledger.startUpload(file.fileId, deps.instanceId, { uploadId, key, partSize, hashState });
-    upload = { uploadId, key, partSize, uploadedBytes: 0, hashState, partCount: 0 };
-  }
+  const { upload, parts, digest: runningDigest } = await resumeOrStartUpload(file, key, metadata, deps);
   const { uploadId, partSize } = upload;
-  const runningDigest = hash;
   let offset = upload.uploadedBytes;
   let bytesRead = 0;
 
@@ -252,7 +265,10 @@ async function uploadInParts(
   const inflight = new Set<Promise<void>>();
   let failure: unknown;
 
-  const advanceCheckpoint = async () => {
+  // One checkpoint write at a time: two in flight could land out of order and move the resume point back.
+  let checkpointing = Promise.resolve();
+  const advanceCheckpoint = () => (checkpointing = checkpointing.then(writeCheckpoint));
+  const writeCheckpoint = async () => {
     const newParts: UploadedPart[] = [];
     while (finished.has(checkpointed + 1)) {
       const part = finished.get(checkpointed + 1)!;
