@@ -11,11 +11,11 @@ import { DynamoServerStore } from './adapters/dynamodb-server-store';
 import { DynamoTransferLedger } from './adapters/dynamodb-transfer-ledger';
 import { S3ObjectStore } from './adapters/s3-object-store';
 import { SecretsManagerStore } from './adapters/secrets-manager-store';
+import { secretString } from './adapters/secret-string';
 import { Ssh2SftpConnector } from './adapters/sftp-connector';
 import { SqsJobQueue } from './adapters/sqs-job-queue';
 import { checkPrivateKey } from './adapters/ssh-keys';
 import { config as loadProcessConfig, type Config } from './config';
-import { tokenProvider } from './http/auth';
 import { createLogger } from './logger';
 import type { Logger, NotifyJob, PollTick, Publisher, TransferJob } from './ports';
 import type { NotifyDeps } from './use-cases/notify';
@@ -118,10 +118,10 @@ const LOCAL_BROKER = 'amqp://guest:guest@127.0.0.1:5672';
  * reuse its connection). On AWS the URL, which carries credentials, comes from Secrets Manager.
  */
 function brokerPublisher(config: Config, clients: ReturnType<typeof awsClients>, logger: Logger): Publisher {
-  const url = tokenProvider(
+  const url = secretString(
     config.AMQP_URL === undefined && config.AMQP_URL_SECRET_ID !== undefined
       ? { kind: 'secret', secretId: config.AMQP_URL_SECRET_ID, client: clients.secrets, ttlMs: Number.POSITIVE_INFINITY }
-      : { kind: 'static', token: config.AMQP_URL ?? LOCAL_BROKER },
+      : { kind: 'static', value: config.AMQP_URL ?? LOCAL_BROKER },
   );
   let publisher: Promise<AmqpPublisher> | undefined;
   const connected = () =>

@@ -1,5 +1,5 @@
 import { getContainer } from '../../lib/container';
-import { tokenProvider } from '../../lib/http/auth';
+import { secretString } from '../../lib/adapters/secret-string';
 import type { RouteRuntime } from '../../lib/http/route';
 
 let runtime: RouteRuntime | undefined;
@@ -11,9 +11,9 @@ getContainer();
 export function httpRuntime(): RouteRuntime {
   if (runtime) return runtime;
   const { config, clients, logger } = getContainer();
-  const apiToken = tokenProvider(
+  const apiToken = secretString(
     config.SLUICE_API_TOKEN !== undefined
-      ? { kind: 'static', token: config.SLUICE_API_TOKEN }
+      ? { kind: 'static', value: config.SLUICE_API_TOKEN }
       : { kind: 'secret', secretId: config.API_TOKEN_SECRET_ID!, client: clients.secrets },
   );
   runtime = { logger, apiToken };
