@@ -355,7 +355,10 @@ export interface NotificationLedger {
 
 /** Versions that have sat in one status since before a moment (the outbox and stuck transfers). */
 export interface StaleFiles {
+  /** The oldest versions (at most `limit`) in `status` since before `since`. */
   list(status: FileStatus, since: Date, limit: number): Promise<StaleFile[]>;
+  /** Upload ids of every version still in transfer (pending, transferring, failed), however many. */
+  uploadsInUse(): Promise<Set<string>>;
 }
 
 export interface StaleFile {

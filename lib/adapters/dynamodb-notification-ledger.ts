@@ -126,4 +126,28 @@ export class DynamoStaleFiles implements StaleFiles {
     }
     return found;
   }
+
+  async uploadsInUse(): Promise<Set<string>> {
+    const inUse = new Set<string>();
+    for (const status of ['pending', 'transferring', 'failed'] satisfies FileStatus[]) {
+      let startKey: Record<string, unknown> | undefined;
+      do {
+        const page = await this.documents.send(
+          new QueryCommand({
+            TableName: this.options.table,
+            IndexName: 'byStatus',
+            KeyConditionExpression: '#status = :status',
+            FilterExpression: 'attribute_exists(uploadId)',
+            ProjectionExpression: 'uploadId',
+            ExpressionAttributeNames: { '#status': 'status' },
+            ExpressionAttributeValues: { ':status': status },
+            ExclusiveStartKey: startKey,
+          }),
+        );
+        for (const item of page.Items ?? []) if (typeof item.uploadId === 'string') inUse.add(item.uploadId);
+        startKey = page.LastEvaluatedKey;
+      } while (startKey);
+    }
+    return inUse;
+  }
 }

@@ -12,7 +12,7 @@ export interface SweepDeps {
   transferStuckAfterSeconds: number;
   /** A multipart upload older than this that no live transfer owns is aborted. */
   orphanUploadAfterSeconds: number;
-  /** Versions looked at per status per sweep. */
+  /** Versions re-enqueued per status per sweep, oldest first (the next sweep takes the next ones); also multipart uploads listed per sweep. */
   limit: number;
 }
 
@@ -47,18 +47,22 @@ export async function sweep(deps: SweepDeps, now = new Date()): Promise<SweepRep
   const stuck = inTransfer.filter((file) => file.statusSince < ago(deps.transferStuckAfterSeconds).toISOString());
   await deps.transfers.sendAll(stuck.map(({ fileId, serverId, remotePath, size, mtime }) => ({ fileId, serverId, remotePath, size, mtime })));
 
-  const abortedUploads = await abortOrphanUploads(deps, new Set(inTransfer.flatMap((file) => (file.uploadId ? [file.uploadId] : []))), ago(deps.orphanUploadAfterSeconds));
+  const abortedUploads = await abortOrphanUploads(deps, ago(deps.orphanUploadAfterSeconds));
   const report = { renotified: unannounced.length, retransferred: stuck.length, abortedUploads };
   if (unannounced.length || stuck.length || (typeof abortedUploads === 'number' && abortedUploads > 0)) deps.logger.info('sweep_repaired', { ...report });
   return report;
 }
 
-async function abortOrphanUploads(deps: SweepDeps, live: Set<string>, olderThan: Date): Promise<number | 'unsupported'> {
+async function abortOrphanUploads(deps: SweepDeps, olderThan: Date): Promise<number | 'unsupported'> {
   const uploads = await deps.store.listMultipartUploads(deps.limit);
   if (uploads === 'unsupported') return 'unsupported';
+  const old = uploads.filter((upload) => upload.initiated < olderThan);
+  if (old.length === 0) return 0;
+  // Every version in transfer, not only the stale ones listed above: a live upload must never look orphaned.
+  const live = await deps.stale.uploadsInUse();
   let aborted = 0;
-  for (const upload of uploads) {
-    if (live.has(upload.uploadId) || upload.initiated >= olderThan) continue;
+  for (const upload of old) {
+    if (live.has(upload.uploadId)) continue;
     try {
       await deps.store.abortMultipartUpload(upload.key, upload.uploadId);
       aborted++;

@@ -10,8 +10,12 @@ const file = (fileId: string, statusSince: string, extra: Partial<StaleFile> = {
 
 class FakeStaleFiles implements StaleFiles {
   constructor(private readonly byStatus: Partial<Record<FileStatus, StaleFile[]>>) {}
-  async list(status: FileStatus, since: Date) {
-    return (this.byStatus[status] ?? []).filter((entry) => entry.statusSince < since.toISOString());
+  async list(status: FileStatus, since: Date, limit: number) {
+    return (this.byStatus[status] ?? []).filter((entry) => entry.statusSince < since.toISOString()).slice(0, limit);
+  }
+  async uploadsInUse() {
+    const inTransfer = (['pending', 'transferring', 'failed'] as const).flatMap((status) => this.byStatus[status] ?? []);
+    return new Set(inTransfer.flatMap((entry) => (entry.uploadId ? [entry.uploadId] : [])));
   }
 }
 
@@ -59,11 +63,17 @@ describe('sweep', () => {
 
   it('aborts old multipart uploads no live transfer owns, and only those', async () => {
     const day = 24 * 3600;
-    const { sweepDeps, aborted } = deps(new FakeStaleFiles({ transferring: [file('live', ago(60), { uploadId: 'owned' })] }), [
-      { key: 'a', uploadId: 'orphan', initiated: new Date(ago(2 * day)) },
-      { key: 'b', uploadId: 'owned', initiated: new Date(ago(3 * day)) },
-      { key: 'c', uploadId: 'young', initiated: new Date(ago(3600)) },
-    ]);
+    // More versions in transfer than one sweep re-enqueues: the owner of an upload may be beyond that limit.
+    const busy = Array.from({ length: 150 }, (_, index) => file(`busy-${index}`, ago(60)));
+    const { sweepDeps, aborted } = deps(
+      new FakeStaleFiles({ transferring: [...busy, file('live', ago(60), { uploadId: 'owned' })], pending: [file('released', ago(10), { uploadId: 'owned-pending' })] }),
+      [
+        { key: 'a', uploadId: 'orphan', initiated: new Date(ago(2 * day)) },
+        { key: 'b', uploadId: 'owned', initiated: new Date(ago(3 * day)) },
+        { key: 'c', uploadId: 'young', initiated: new Date(ago(3600)) },
+        { key: 'd', uploadId: 'owned-pending', initiated: new Date(ago(2 * day)) },
+      ],
+    );
     const report = await sweep(sweepDeps, now);
     assert.deepEqual(aborted, ['orphan']);
     assert.equal(report.abortedUploads, 1);
