@@ -1,11 +1,13 @@
 import type { Context, SQSEvent } from 'aws-lambda';
 import { z } from 'zod';
+import { sweepArrayBuffersPromptly } from '../lib/adapters/native-garbage';
 import { getContainer } from '../lib/container';
 import type { TransferJob } from '../lib/ports';
 import { sqsBatchHandler } from '../lib/sqs/batch';
 import { SftpSessions } from '../lib/use-cases/sftp-sessions';
 import { transferFile } from '../lib/use-cases/transfer';
 
+sweepArrayBuffersPromptly();
 const container = getContainer();
 
 export const TransferJobMessage = z.object({
@@ -15,9 +17,6 @@ export const TransferJobMessage = z.object({
   size: z.number().int().min(0),
   mtime: z.number().int(),
 });
-
-/** About how long a file waits for a free connection slot before it is tried again. */
-const SLOT_WAIT_SECONDS = 3;
 
 /** Leave this much of the invocation for the final checkpoint and re-enqueue. */
 const YIELD_MARGIN_MS = 90_000;
@@ -32,11 +31,11 @@ const YIELD_MARGIN_MS = 90_000;
 export async function handler(event: SQSEvent, context: Context) {
   const timeIsShort = () => typeof context?.getRemainingTimeInMillis === 'function' && context.getRemainingTimeInMillis() < YIELD_MARGIN_MS;
   const sessions = new SftpSessions(container.transferDeps);
-  /** Servers at their connection cap: the batch's other files from them wait without trying. */
-  const saturated = new Set<string>();
+  /** Servers at their connection cap, with the wait the use case asked for: the batch's other files from them wait without trying. */
+  const saturated = new Map<string, number>();
   // Waiting for a server's connection cap is not a failure: a fresh message (its receive count back
   // at zero) comes back later, so a busy server never pushes its files into the dead-letter queue.
-  const later = (job: TransferJob) => container.transfers.sendAll([job], Math.round(SLOT_WAIT_SECONDS * (0.5 + Math.random())));
+  const later = (job: TransferJob, delaySeconds: number) => container.transfers.sendAll([job], delaySeconds);
   const run = sqsBatchHandler(
     TransferJobMessage,
     () => container.logger,
@@ -45,11 +44,12 @@ export async function handler(event: SQSEvent, context: Context) {
         await container.transfers.sendAll([job]);
         return;
       }
-      if (saturated.has(job.serverId)) return later(job);
+      const wait = saturated.get(job.serverId);
+      if (wait !== undefined) return later(job, wait);
       const outcome = await transferFile(job, { ...container.transferDeps, sessions, shouldYield: timeIsShort });
       if (outcome.status === 'retry' && outcome.code === 'no_connection_slot') {
-        saturated.add(job.serverId);
-        return later(job);
+        saturated.set(job.serverId, outcome.delaySeconds);
+        return later(job, outcome.delaySeconds);
       }
       if (outcome.status === 'retry') {
         await container.transfers.retryAfter(record.receiptHandle, outcome.delaySeconds).catch(() => {});

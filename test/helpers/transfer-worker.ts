@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { sweepArrayBuffersPromptly } from '../../lib/adapters/native-garbage';
 import { loadConfig } from '../../lib/config';
 import { buildContainer } from '../../lib/container';
 import type { TransferJob } from '../../lib/ports';
@@ -12,6 +13,7 @@ import { transferFile, type TransferOutcome } from '../../lib/use-cases/transfer
  * transfer function do.
  * Prints the outcome (or the outcome counts) as JSON, with memory figures when REPORT_RSS is set.
  */
+sweepArrayBuffersPromptly(); // as the transfer function does
 const container = buildContainer(loadConfig(process.env));
 
 async function run(): Promise<{ ok: boolean; result: object }> {
@@ -30,6 +32,7 @@ async function run(): Promise<{ ok: boolean; result: object }> {
           const outcome: TransferOutcome = await transferFile(job, { ...container.transferDeps, sessions });
           if (outcome.status === 'retry' && outcome.code === 'no_connection_slot') {
             jobs.push(job); // as the transfer function does: wait for a slot, do not count a failure
+            // A shorter wait than the function's re-enqueue delay: nothing else competes for this worker's slots.
             await new Promise((resolve) => setTimeout(resolve, 100));
             continue;
           }
