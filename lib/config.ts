@@ -38,8 +38,8 @@ export const ConfigSchema = z
     TRANSFER_LEASE_SECONDS: z.coerce.number().int().min(5).max(900).default(120),
     TRANSFER_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(8),
     TRANSFER_BACKOFF_CAP_SECONDS: z.coerce.number().int().min(1).max(43_200).default(900),
-    /** Smallest multipart part (S3's minimum is 5 MiB); files below it are sent in one PUT. */
-    S3_PART_SIZE_MIB: z.coerce.number().int().min(5).max(5120).default(8),
+    /** Smallest multipart part (S3's minimum, 5 MiB); files below it go in one PUT. A transfer holds (part concurrency + 1) parts in memory. */
+    S3_PART_SIZE_MIB: z.coerce.number().int().min(5).max(5120).default(5),
     /** Largest part the store accepts (S3: 5 GiB; fauxqs: 10 MiB). */
     S3_MAX_PART_SIZE_MIB: z.coerce.number().int().min(5).max(5120).default(512),
     /**

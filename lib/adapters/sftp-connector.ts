@@ -7,6 +7,7 @@ import type { ListingFilter } from '../domain/listing-filter';
 import type { ServerRecord } from '../domain/server';
 import { SftpError, type SftpErrorCode } from '../errors';
 import type { ReadOptions, SftpConnector, SftpSession } from '../ports';
+import { YoungGarbageCollector } from './native-garbage';
 
 /** OpenSSH's `SHA256:<base64, unpadded>` fingerprint of a raw host key. */
 export function hostKeyFingerprint(key: Buffer): string {
@@ -17,6 +18,8 @@ const STATUS_EOF = 1;
 /** OpenSSH serves at most 256 KiB per read; 255 KiB leaves room for the packet header. */
 const READ_CHUNK_BYTES = 255 * 1024;
 const READ_DEPTH = 8;
+/** How often a read releases ssh2's per-packet garbage (see YoungGarbageCollector). */
+const COLLECT_EVERY_BYTES = 4 * 1024 * 1024;
 const STATUS_NO_SUCH_FILE = 2;
 const STATUS_PERMISSION_DENIED = 3;
 
@@ -187,6 +190,7 @@ class Ssh2SftpSession implements SftpSession {
     this.lastReadChannels = readers.length;
 
     const spare: Buffer[] = [];
+    const garbage = new YoungGarbageCollector(COLLECT_EVERY_BYTES);
     const inflight: { length: number; buffer: Buffer; data: Promise<Buffer> }[] = [];
     let next = start;
     let issued = 0;
@@ -205,6 +209,7 @@ class Ssh2SftpSession implements SftpSession {
         const request = inflight.shift()!;
         const chunk = await request.data;
         if (next < end) issue();
+        garbage.account(chunk.length);
         if (chunk.length > 0) yield chunk;
         // The consumer asked for the next chunk, so it is done with this one.
         if (options.lendChunks) spare.push(request.buffer);

@@ -24,7 +24,7 @@ interface CfnResource {
 export interface ResolvedService {
   service: string;
   provider: { environment: Record<string, string>; region: string };
-  functions: Record<string, { events?: { sqs?: { arn: unknown; batchSize?: number; functionResponseType?: string; maximumConcurrency?: number } }[] }>;
+  functions: Record<string, { environment?: Record<string, string>; events?: { sqs?: { arn: unknown; batchSize?: number; functionResponseType?: string; maximumConcurrency?: number } }[] }>;
   resources: { Resources: Record<string, CfnResource> };
 }
 

@@ -314,6 +314,23 @@ describe('transfer: connections', () => {
       await sessions.closeAll();
     }
   });
+
+  it('leaves a file for later, unclaimed and without counting an attempt, while its server is at its connection cap', async () => {
+    const { server, dir } = await serverFor({ maxConnections: 1 });
+    const job = await detected(server, dir, 'waits.bin', randomBytes(1000));
+    const held = await container.transferDeps.slots.acquire(server.id, 1, 'other-worker', new Date(Date.now() + 60_000));
+    assert.ok(held !== undefined);
+    try {
+      const outcome = await transferFile(job, { ...deps, random: () => 0 });
+      assert.deepEqual(outcome, { status: 'retry', code: 'no_connection_slot', delaySeconds: 2 });
+      const entry = await ledgerEntry(job.fileId);
+      assert.equal(entry?.status, 'pending', 'released for the next delivery');
+      assert.equal(entry?.attempts ?? 0, 0, 'waiting is not a failed attempt');
+    } finally {
+      await container.transferDeps.slots.release(server.id, held, 'other-worker');
+    }
+    assert.equal((await transferFile(job, deps)).status, 'uploaded', 'taken once the slot is free');
+  });
 });
 
 describe('transfer: slow links', () => {
