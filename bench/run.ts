@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
+import { LOCAL_AMQP_URL } from '../lib/adapters/amqp-publisher';
 import { startLocalStack } from '../scripts/local/stack';
 import { startSshd } from '../test/helpers/sshd';
 import { benchUnchangedPoll } from './poll';
@@ -16,7 +17,7 @@ import type { BenchResult } from './stats';
  */
 const projectRoot = resolve(import.meta.dirname, '..');
 const BENCH_EXCHANGE = 'sluice-bench';
-const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+const AMQP_URL = process.env.AMQP_URL ?? LOCAL_AMQP_URL;
 
 async function main() {
   const dataDir = mkdtempSync(join(tmpdir(), 'sluice-bench-'));

@@ -74,7 +74,7 @@ export const ConfigSchema = z
     NOTIFY_MAX_REJECTIONS: z.coerce.number().int().min(1).max(100).default(10),
     /** The sweep re-enqueues the notification of a version uploaded but not announced for this long. */
     SWEEP_NOTIFY_AFTER_SECONDS: z.coerce.number().int().min(10).max(86_400).default(120),
-    /** The sweep re-enqueues a transfer left in `transferring`/`failed` this long (its job was lost). */
+    /** The sweep re-enqueues a transfer left `pending`, `transferring` or `failed` this long (its job was lost). */
     SWEEP_TRANSFER_AFTER_SECONDS: z.coerce.number().int().min(60).max(604_800).default(1800),
     /** The sweep aborts multipart uploads older than this that no live transfer owns. */
     SWEEP_ORPHAN_UPLOAD_AFTER_HOURS: z.coerce.number().min(1).max(720).default(24),

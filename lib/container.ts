@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { AmqpPublisher } from './adapters/amqp-publisher';
+import { AmqpPublisher, LOCAL_AMQP_URL } from './adapters/amqp-publisher';
 import { awsClients } from './adapters/aws-clients';
 import { DynamoFileCatalog } from './adapters/dynamodb-file-catalog';
 import { DynamoFileLedger } from './adapters/dynamodb-file-ledger';
@@ -111,8 +111,6 @@ export function buildContainer(config: Config) {
 }
 export type Container = ReturnType<typeof buildContainer>;
 
-const LOCAL_BROKER = 'amqp://guest:guest@127.0.0.1:5672';
-
 /**
  * The broker publisher, connected on first use and kept for the process's life (warm invocations
  * reuse its connection). On AWS the URL, which carries credentials, comes from Secrets Manager.
@@ -121,7 +119,7 @@ function brokerPublisher(config: Config, clients: ReturnType<typeof awsClients>,
   const url = secretString(
     config.AMQP_URL === undefined && config.AMQP_URL_SECRET_ID !== undefined
       ? { kind: 'secret', secretId: config.AMQP_URL_SECRET_ID, client: clients.secrets, ttlMs: Number.POSITIVE_INFINITY }
-      : { kind: 'static', value: config.AMQP_URL ?? LOCAL_BROKER },
+      : { kind: 'static', value: config.AMQP_URL ?? LOCAL_AMQP_URL },
   );
   let publisher: Promise<AmqpPublisher> | undefined;
   const connected = () =>

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { redactAmqpUrl } from '../lib/adapters/amqp-publisher';
+import { LOCAL_AMQP_URL, redactAmqpUrl } from '../lib/adapters/amqp-publisher';
 import { MissingJavaError } from './local/dynamodb';
 import { startLocalStack } from './local/stack';
 
@@ -27,7 +27,7 @@ async function main(): Promise<void> {
       `  SQS         ${stack.endpoints.sqs}`,
       `  DynamoDB    ${stack.endpoints.dynamodb}`,
       `  Secrets     ${stack.endpoints.secretsManager}`,
-      `  AMQP        ${redactAmqpUrl(process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672')}   exchange ${process.env.AMQP_EXCHANGE ?? 'sluice'}, routing key ${process.env.AMQP_ROUTING_KEY ?? 'file.ingested'}`,
+      `  AMQP        ${redactAmqpUrl(process.env.AMQP_URL ?? LOCAL_AMQP_URL)}   exchange ${process.env.AMQP_EXCHANGE ?? 'sluice'}, routing key ${process.env.AMQP_ROUTING_KEY ?? 'file.ingested'}`,
       `  Data        ${dataDir}`,
       '',
       `Try: curl -H "Authorization: Bearer ${stack.apiToken}" ${stack.apiUrl}/servers`,

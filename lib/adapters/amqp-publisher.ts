@@ -57,6 +57,9 @@ interface Link {
 
 const noopLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
+/** The broker local runs use unless told otherwise: the machine's RabbitMQ with its default account. */
+export const LOCAL_AMQP_URL = 'amqp://guest:guest@127.0.0.1:5672';
+
 /** The URL with its password replaced by `***`, for messages and logs. */
 export function redactAmqpUrl(url: string): string {
   try {

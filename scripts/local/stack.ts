@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
+import { LOCAL_AMQP_URL } from '../../lib/adapters/amqp-publisher';
 import { assertJava, startDynamoDbLocal } from './dynamodb';
 import { startLocalS3AndSqs } from './fauxqs';
 import { provision, resolveService } from './provision';
@@ -112,7 +113,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       S3_FORCE_PATH_STYLE: env.S3_FORCE_PATH_STYLE ?? 'true',
       // The broker comes from the environment here, never from Secrets Manager (serverless.yml names
       // the AWS secret for every stage): by default the local RabbitMQ.
-      AMQP_URL: env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672',
+      AMQP_URL: env.AMQP_URL ?? LOCAL_AMQP_URL,
       // fauxqs refuses request bodies over 11 MiB.
       ...(configured('S3') ? {} : { S3_MAX_PART_SIZE_MIB: env.S3_MAX_PART_SIZE_MIB ?? '10' }),
     };

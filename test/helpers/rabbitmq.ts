@@ -4,10 +4,11 @@ import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writ
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as amqpConnect } from 'amqplib';
+import { LOCAL_AMQP_URL } from '../../lib/adapters/amqp-publisher';
 import { freePort, waitForPort } from './sshd';
 
 /** The RabbitMQ every test may use (never stopped by tests); per-test exchanges keep them apart. */
-export const SHARED_AMQP_URL = process.env.SLUICE_TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+export const SHARED_AMQP_URL = process.env.SLUICE_TEST_AMQP_URL ?? LOCAL_AMQP_URL;
 
 const RABBITMQ_SERVER = '/usr/lib/rabbitmq/bin/rabbitmq-server';
 const START_TIMEOUT_MS = 60_000;

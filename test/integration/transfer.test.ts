@@ -94,6 +94,13 @@ async function ledgerEntry(fileId: string) {
   return Item ? unmarshall(Item) : undefined;
 }
 
+/** An SFTP session to a registered server, as a transfer opens it. */
+async function openSession(serverId: string) {
+  const record = (await container.serverDeps.servers.get(serverId))!;
+  const credentials = await container.serverDeps.secrets.read(record.secretArn);
+  return (await container.transferDeps.sftp.connect(record, credentials, sshd.hostKey)).session;
+}
+
 async function objectBytes(key: string): Promise<Buffer> {
   const { Body } = await container.clients.s3.send(new GetObjectCommand({ Bucket: container.config.S3_BUCKET, Key: key }));
   return Buffer.from(await Body!.transformToByteArray());
@@ -282,6 +289,52 @@ describe('transfer: long transfers', () => {
   });
 });
 
+describe('transfer: checkpoints', () => {
+  it('never moves the resume point back when a later checkpoint would land before an earlier one', async () => {
+    const { server, dir } = await serverFor();
+    const job = await detected(server, dir, 'ordered.bin', randomBytes(4 * PART));
+    // Part 1 finishes first and its checkpoint write is slow; part 2 finishes while it is in flight.
+    const store = Object.create(deps.store) as TransferDeps['store'];
+    store.uploadPart = async (...args) => {
+      if (args[2] === 2) await new Promise((resolve) => setTimeout(resolve, 200));
+      return deps.store.uploadPart(...args);
+    };
+    const ledger = Object.create(deps.ledger) as TransferDeps['ledger'];
+    ledger.checkpoint = async (fileId, owner, progress) => {
+      if (progress.partCount === 1) await new Promise((resolve) => setTimeout(resolve, 800));
+      return deps.ledger.checkpoint(fileId, owner, progress);
+    };
+    let flushed = 0;
+    const first = await transferFile(job, { ...deps, store, ledger, shouldYield: () => ++flushed >= 2 });
+    assert.deepEqual(first, { status: 'continued', uploadedBytes: 2 * PART });
+    const entry = await ledgerEntry(job.fileId);
+    assert.equal(entry?.partCount, 2, 'the checkpoint of both parts is the one that stays');
+    assert.equal(entry?.uploadedBytes, 2 * PART);
+  });
+});
+
+describe('transfer: memory', () => {
+  it("collects ssh2's garbage every 4 MiB read when the runtime exposes gc (--expose-gc, as the transfer function runs)", async () => {
+    const { server, dir } = await serverFor();
+    const content = randomBytes(10 * MiB + 1);
+    const job = await detected(server, dir, 'collected.bin', content);
+    const session = await openSession(server.id);
+    const runtime = globalThis as { gc?: (options?: { type?: string }) => void };
+    const exposed = runtime.gc;
+    const collections: string[] = [];
+    runtime.gc = (options) => void collections.push(options?.type ?? 'major');
+    try {
+      let bytes = 0;
+      for await (const chunk of session.read(job.remotePath, 0, content.length, { lendChunks: true })) bytes += chunk.length;
+      assert.equal(bytes, content.length);
+    } finally {
+      runtime.gc = exposed;
+      await session.close();
+    }
+    assert.deepEqual(collections, ['minor', 'minor'], 'one young collection per 4 MiB read');
+  });
+});
+
 describe('transfer: connections', () => {
   it('sends the files of one batch from the same server through one SFTP connection', async () => {
     const { server, dir } = await serverFor();
@@ -338,12 +391,10 @@ describe('transfer: slow links', () => {
     const { server, dir } = await serverFor();
     const content = randomBytes(3 * PART + 12_345);
     const job = await detected(server, dir, 'far-away.bin', content);
-    const record = (await container.serverDeps.servers.get(server.id))!;
-    const credentials = await container.serverDeps.secrets.read(record.secretArn);
     const connectionsBefore = proxy.connections;
     proxy.delay(10); // 20 ms round trip
     try {
-      const { session } = await container.transferDeps.sftp.connect(record, credentials, sshd.hostKey);
+      const session = await openSession(server.id);
       const chunks: Buffer[] = [];
       try {
         for await (const chunk of session.read(job.remotePath, 0, content.length)) chunks.push(chunk);
