@@ -43,10 +43,10 @@ export const ConfigSchema = z
     /** Largest part the store accepts (S3: 5 GiB; fauxqs: 10 MiB). */
     S3_MAX_PART_SIZE_MIB: z.coerce.number().int().min(5).max(5120).default(512),
     /**
-     * Largest object whose metadata is rewritten with the final SHA-256 by a server-side copy (S3's
-     * CopyObject limit is 5 GiB); above it the ledger and the notification alone carry the digest.
+     * Tag each object with `sha256=<hex>`, the whole file's digest (a tag copies no data). Off for
+     * stores without object tagging: the local emulator would store the tag request as the object.
      */
-    S3_MAX_COPY_SIZE_MIB: z.coerce.number().int().min(1).max(5120).default(5120),
+    S3_OBJECT_TAGS: booleanFlag.default(true),
     /** Parts of one file uploading at once; memory is about (this + 1) × part size. */
     TRANSFER_PART_CONCURRENCY: z.coerce.number().int().min(1).max(32).default(2),
     /** Most SFTP channels of one connection a large file is read over on a slow link. */

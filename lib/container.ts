@@ -73,7 +73,7 @@ export function buildContainer(config: Config) {
     pollState,
     slots,
     sftp,
-    store: new S3ObjectStore({ client: clients.s3, bucket: config.S3_BUCKET, maxCopyBytes: config.S3_MAX_COPY_SIZE_MIB * MiB }),
+    store: new S3ObjectStore({ client: clients.s3, bucket: config.S3_BUCKET, tagObjects: config.S3_OBJECT_TAGS }),
     notifications: new SqsJobQueue<NotifyJob>({ client: clients.sqs, queueName: config.NOTIFY_QUEUE_NAME }),
     transfers,
     deadLetters: new SqsJobQueue<TransferJob>({ client: clients.sqs, queueName: `${config.TRANSFER_QUEUE_NAME}-dlq` }),

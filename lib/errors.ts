@@ -131,3 +131,32 @@ export class ServiceUnavailableError extends DomainError {
   readonly status = 503;
   readonly title = 'Service unavailable';
 }
+
+export type StoreErrorCode = 'checksum_mismatch' | 'upload_lost' | 'access_denied' | 'bucket_missing' | 'store_unavailable' | 'store_rejected';
+
+const STORE_RETRYABLE: Record<StoreErrorCode, boolean> = {
+  checksum_mismatch: true,
+  upload_lost: true,
+  access_denied: false,
+  bucket_missing: false,
+  store_unavailable: true,
+  store_rejected: true,
+};
+
+/**
+ * A request the object store (S3, MinIO) refused or did not answer, with a stable code.
+ * `checksum_mismatch`: the bytes it received do not match the SHA-256 sent with them (send again);
+ * `upload_lost`: the multipart upload is gone (aborted): start a new one.
+ */
+export class StoreError extends Error {
+  readonly retryable: boolean;
+  constructor(
+    readonly code: StoreErrorCode,
+    message: string,
+    options: { cause?: unknown } = {},
+  ) {
+    super(message, { cause: options.cause });
+    this.name = 'StoreError';
+    this.retryable = STORE_RETRYABLE[code];
+  }
+}

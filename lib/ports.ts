@@ -196,6 +196,8 @@ export interface UploadResult {
   sha256: string;
   etag: string;
   versionId?: string;
+  /** The store's own SHA-256 checksum of the object (base64; `-<parts>` for a composite of parts). */
+  objectChecksum?: string;
 }
 
 /** The transfer's view of the files table: a claim with a lease, progress checkpoints, outcomes. */
@@ -221,29 +223,43 @@ export interface TransferLedger {
   release(fileId: string, owner: string): Promise<void>;
 }
 
+/** Where an object came from, stored as its user metadata. */
 export interface ObjectMetadata {
-  sha256: string;
+  fileId: string;
   sourcePath: string;
   sourceMtime: string;
   serverName: string;
 }
 
+/** An object (version) as the store committed it. */
+export interface StoredObject {
+  etag: string;
+  /** Only when the bucket is versioned. */
+  versionId?: string;
+  /** The store's SHA-256 checksum: the whole object's for a single PUT, a composite for multipart. */
+  checksum?: string;
+}
+
+/**
+ * S3 or MinIO. Every body goes with its SHA-256 and the store refuses one that does not match
+ * (StoreError `checksum_mismatch`); failures are StoreErrors with a code and `retryable`.
+ */
 export interface ObjectStore {
   readonly bucket: string;
-  putObject(key: string, body: Buffer, checksumSha256: string, metadata: ObjectMetadata): Promise<{ etag: string; versionId?: string }>;
+  /** One PUT; `sha256` (hex, the whole file's) is also recorded on the object (a tag) where enabled. */
+  putObject(key: string, body: Buffer, sha256: string, metadata: ObjectMetadata): Promise<StoredObject>;
   createMultipartUpload(key: string, metadata: ObjectMetadata): Promise<string>;
   uploadPart(key: string, uploadId: string, partNumber: number, body: Buffer, checksumSha256: string): Promise<string>;
-  completeMultipartUpload(key: string, uploadId: string, parts: UploadedPart[]): Promise<{ etag: string; versionId?: string }>;
+  /** The parts the store holds for an upload; 'unsupported' when it cannot list them. */
+  listParts(key: string, uploadId: string): Promise<UploadedPart[] | 'unsupported'>;
+  completeMultipartUpload(key: string, uploadId: string, parts: UploadedPart[]): Promise<StoredObject>;
   abortMultipartUpload(key: string, uploadId: string): Promise<void>;
-  /** Size of a stored object, or undefined when absent. */
-  headSize(key: string): Promise<number | undefined>;
+  /** Records the whole file's SHA-256 (hex) on a committed object without copying it (a tag), where enabled. */
+  recordDigest(key: string, versionId: string | undefined, sha256: string): Promise<void>;
+  /** Size of a stored object (that version), or undefined when absent. */
+  objectSize(key: string, versionId?: string): Promise<number | undefined>;
   /** Multipart uploads in progress (at most about `limit`); 'unsupported' when the store cannot list them. */
   listMultipartUploads(limit: number): Promise<MultipartUploadInfo[] | 'unsupported'>;
-  /**
-   * Rewrites the object's user metadata in place (server-side copy); undefined when the object is
-   * too large for a single copy (over 5 GiB), in which case the ledger alone holds the digest.
-   */
-  replaceMetadata(key: string, metadata: ObjectMetadata, size: number): Promise<{ etag: string; versionId?: string } | undefined>;
 }
 
 export interface MultipartUploadInfo {
@@ -297,6 +313,7 @@ export interface FileView {
   sha256: string | null;
   etag: string | null;
   versionId: string | null;
+  objectChecksum: string | null;
   uploadedAt: string | null;
   /** Progress of an interrupted or running upload. */
   uploadedBytes: number | null;

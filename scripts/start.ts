@@ -1,7 +1,14 @@
 import { resolve } from 'node:path';
 import { LOCAL_AMQP_URL, redactAmqpUrl } from '../lib/adapters/amqp-publisher';
 import { MissingJavaError } from './local/dynamodb';
-import { startLocalStack } from './local/stack';
+import { MissingMinioError } from './local/minio';
+import { LocalStackConfigError, startLocalStack } from './local/stack';
+
+const S3_DESCRIPTIONS = {
+  fauxqs: 'fauxqs emulator: objects under 2 GiB, checksums not verified; SLUICE_LOCAL_S3=minio for the real store',
+  minio: 'MinIO',
+  external: 'from the environment',
+} as const;
 
 /**
  * `npm start`: runs sluice on the embedded local stack (or on the endpoints in AWS_ENDPOINT_URL*),
@@ -23,7 +30,7 @@ async function main(): Promise<void> {
       'sluice is running.',
       `  API URL     ${stack.apiUrl}   (OpenAPI: ${stack.apiUrl}/openapi.json)`,
       `  API token   ${stack.apiToken}`,
-      `  S3          ${stack.endpoints.s3}   bucket ${process.env.S3_BUCKET ?? 'sluice-ingest'}`,
+      `  S3          ${stack.endpoints.s3}   bucket ${process.env.S3_BUCKET ?? 'sluice-ingest'}   (${S3_DESCRIPTIONS[stack.s3]})`,
       `  SQS         ${stack.endpoints.sqs}`,
       `  DynamoDB    ${stack.endpoints.dynamodb}`,
       `  Secrets     ${stack.endpoints.secretsManager}`,
@@ -49,7 +56,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  if (error instanceof MissingJavaError) {
+  if (error instanceof MissingJavaError || error instanceof MissingMinioError || error instanceof LocalStackConfigError) {
     console.error(error.message);
   } else {
     console.error(`sluice failed to start: ${error instanceof Error ? error.message : String(error)}`);

@@ -2,11 +2,15 @@ import { spawn } from 'node:child_process';
 import { createWriteStream, globSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { startLocalStack, type LocalStack } from './local/stack';
+import { findMinio, MissingMinioError } from './local/minio';
+import { localS3From, startLocalStack, type LocalS3, type LocalStack } from './local/stack';
 
 /**
  * `npm test [unit|integration]`: unit tests need nothing; integration tests get a private local
  * stack on test ports (so a running `npm start` is not disturbed) in a throw-away data directory.
+ * Its S3 is MinIO when one is installed (`npm run minio:install`), else the emulator;
+ * `SLUICE_TEST_S3=minio|fauxqs` chooses (CI: minio). Tests that only a real store can prove are
+ * skipped, with the reason, on the emulator.
  * Ends with the plain summary line `N passed, N failed`.
  */
 const projectRoot = resolve(import.meta.dirname, '..');
@@ -29,12 +33,14 @@ async function main(): Promise<number> {
   try {
     if (layers.includes('integration')) {
       const logStream = createWriteStream(functionLog);
-      console.log('Starting the local stack for integration tests ...');
+      const s3 = testS3();
+      console.log(`Starting the local stack for integration tests (S3: ${s3}) ...`);
       const testEnv = { ...process.env };
       for (const name of Object.keys(testEnv)) if (name.startsWith('AWS_ENDPOINT_URL')) delete testEnv[name];
       stack = await startLocalStack({
         projectRoot,
         dataDir: join(dataDir, 'stack'),
+        s3,
         env: {
           ...testEnv,
           PORT: process.env.SLUICE_TEST_API_PORT ?? '3100',
@@ -42,6 +48,7 @@ async function main(): Promise<number> {
           SLUICE_LOCAL_AWS_PORT: '4666',
           SLUICE_LOCAL_DYNAMODB_PORT: '8100',
           SLUICE_LOCAL_SECRETS_PORT: '4684',
+          SLUICE_LOCAL_S3_PORT: '9100',
           SLUICE_API_TOKEN: '',
           LOG_LEVEL: 'debug',
         },
@@ -53,6 +60,7 @@ async function main(): Promise<number> {
         SLUICE_TEST_API_TOKEN: stack.apiToken,
         SLUICE_TEST_FUNCTION_LOG: functionLog,
         SLUICE_TEST_STAGE: 'local',
+        SLUICE_TEST_S3: s3,
       });
     }
     return await runNodeTests(files, env);
@@ -60,6 +68,18 @@ async function main(): Promise<number> {
     await stack?.stop();
     if (!process.env.SLUICE_KEEP_TEST_DATA) rmSync(dataDir, { recursive: true, force: true });
   }
+}
+
+function testS3(): LocalS3 {
+  const chosen = process.env.SLUICE_TEST_S3;
+  if (chosen) {
+    const s3 = localS3From(chosen, 'SLUICE_TEST_S3');
+    if (s3 === 'minio' && !findMinio()) throw new MissingMinioError();
+    return s3;
+  }
+  if (findMinio()) return 'minio';
+  console.log('MinIO is not installed (npm run minio:install): S3 tests run on the emulator, and those only a real store can prove are skipped.');
+  return 'fauxqs';
 }
 
 function runNodeTests(files: string[], env: NodeJS.ProcessEnv): Promise<number> {

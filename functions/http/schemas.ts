@@ -39,7 +39,10 @@ export const FileViewSchema = z.object({
   key: z.string().nullable(),
   sha256: z.string().nullable(),
   etag: z.string().nullable(),
+  /** The object version this file version's bytes are (versioned buckets). */
   versionId: z.string().nullable(),
+  /** The store's own SHA-256 checksum of the object: base64, with `-<parts>` for a composite of parts. */
+  objectChecksum: z.string().nullable(),
   uploadedAt: z.iso.datetime().nullable(),
   uploadedBytes: z.int().nullable(),
   notifiedAt: z.iso.datetime().nullable(),

@@ -194,6 +194,7 @@ export class DynamoTransferLedger implements TransferLedger {
       owner,
       'SET #status = :uploaded, statusSince = :now, uploadedAt = :now, #bucket = :bucket, objectKey = :key, sha256 = :sha256, etag = :etag' +
         (result.versionId ? ', versionId = :versionId' : '') +
+        (result.objectChecksum ? ', objectChecksum = :objectChecksum' : '') +
         ' REMOVE leaseOwner, leaseUntil, lastError, nextAttemptAt, uploadId, hashState, partSize, uploadedBytes, partCount',
       {
         ':uploaded': 'uploaded',
@@ -203,6 +204,7 @@ export class DynamoTransferLedger implements TransferLedger {
         ':sha256': result.sha256,
         ':etag': result.etag,
         ...(result.versionId ? { ':versionId': result.versionId } : {}),
+        ...(result.objectChecksum ? { ':objectChecksum': result.objectChecksum } : {}),
       },
       { '#status': 'status', '#bucket': 'bucket' },
     );

@@ -1,10 +1,9 @@
-import { createHash } from 'node:crypto';
 import { backoffSeconds } from '../domain/backoff';
-import { objectKey, partSizeFor, UnsafeKeyError } from '../domain/object-key';
+import { objectKey, UnsafeKeyError } from '../domain/object-key';
 import type { ServerRecord } from '../domain/server';
-import { HashStateError, ResumableSha256 } from '../domain/sha256';
+import { LeaseLostError, SftpError, StoreError } from '../errors';
+import { uploadInParts, uploadWhole } from './multipart-upload';
 import { SftpSessions, type BorrowedSession } from './sftp-sessions';
-import { LeaseLostError, SftpError } from '../errors';
 import type {
   ClaimedFile,
   ConnectionSlots,
@@ -20,7 +19,6 @@ import type {
   SftpSession,
   TransferJob,
   TransferLedger,
-  UploadedPart,
 } from '../ports';
 
 export interface TransferDeps {
@@ -136,12 +134,12 @@ export async function transferFile(job: TransferJob, deps: TransferDeps): Promis
       return await finalize(file, 'vanished', 'changed', 'the file changed after it was listed; its new version is ingested on its own', deps);
     }
 
-    const metadata = (sha256: string): ObjectMetadata => ({
-      sha256,
+    const metadata: ObjectMetadata = {
+      fileId: file.fileId,
       sourcePath: file.remotePath,
       sourceMtime: new Date(file.mtime * 1000).toISOString(),
       serverName: server.name,
-    });
+    };
     // Checked after the last byte is read and before the object is committed: a file that changed
     // meanwhile never becomes an object (rclone's rule too).
     const openSession = session;
@@ -164,9 +162,17 @@ export async function transferFile(job: TransferJob, deps: TransferDeps): Promis
       return await finalize(file, 'vanished', 'changed', 'the file changed or disappeared while it was read; not marked uploaded', deps);
     }
 
-    const result = { key, bucket: deps.store.bucket, sha256: uploaded.sha256, etag: uploaded.etag, ...(uploaded.versionId ? { versionId: uploaded.versionId } : {}) };
+    const { object } = uploaded;
+    const result = {
+      key,
+      bucket: deps.store.bucket,
+      sha256: uploaded.sha256,
+      etag: object.etag,
+      ...(object.versionId ? { versionId: object.versionId } : {}),
+      ...(object.checksum ? { objectChecksum: object.checksum } : {}),
+    };
     await deps.ledger.markUploaded(file.fileId, deps.instanceId, result);
-    deps.logger.info('file_uploaded', { ...log, key, size: file.size, sha256: uploaded.sha256, bytesRead: uploaded.bytesRead, attempts: file.attempts });
+    deps.logger.info('file_uploaded', { ...log, key, versionId: object.versionId, size: file.size, sha256: uploaded.sha256, bytesRead: uploaded.bytesRead, attempts: file.attempts });
     await deps.notifications.sendAll([{ fileId: file.fileId }]);
     await afterIngest(server, file, session, deps);
     return { status: 'uploaded', key, sha256: uploaded.sha256, bytesRead: uploaded.bytesRead };
@@ -183,181 +189,6 @@ export async function transferFile(job: TransferJob, deps: TransferDeps): Promis
     await sessions.giveBack(borrowed, sessionHealthy);
     if (!deps.sessions) await sessions.closeAll();
   }
-}
-
-interface Uploaded {
-  status: 'done';
-  sha256: string;
-  etag: string;
-  versionId?: string;
-  bytesRead: number;
-}
-
-async function uploadWhole(
-  file: ClaimedFile,
-  key: string,
-  session: SftpSession,
-  metadata: (sha256: string) => ObjectMetadata,
-  deps: TransferDeps,
-  unchanged: () => Promise<boolean>,
-): Promise<Uploaded | { status: 'changed' }> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of session.read(file.remotePath, 0, file.size)) chunks.push(chunk);
-  const body = Buffer.concat(chunks);
-  if (body.length !== file.size || !(await unchanged())) return { status: 'changed' };
-  const digest = createHash('sha256').update(body).digest();
-  const stored = await deps.store.putObject(key, body, digest.toString('base64'), metadata(digest.toString('hex')));
-  return { status: 'done', sha256: digest.toString('hex'), etag: stored.etag, ...(stored.versionId ? { versionId: stored.versionId } : {}), bytesRead: body.length };
-}
-
-/**
- * The upload to continue: the checkpointed one with its parts and digest state, or a new one when
- * there is none or its digest state was written by a build that cannot restore it (the bytes so far
- * cannot be vouched for, so it is aborted and started over).
- */
-async function resumeOrStartUpload(
-  file: ClaimedFile,
-  key: string,
-  metadata: (sha256: string) => ObjectMetadata,
-  deps: TransferDeps,
-): Promise<{ upload: NonNullable<ClaimedFile['upload']>; parts: UploadedPart[]; digest: ResumableSha256 }> {
-  const log = { fileId: file.fileId, serverName: file.serverName, remotePath: file.remotePath };
-  const saved = file.upload;
-  if (saved) {
-    try {
-      const digest = await ResumableSha256.create(saved.hashState);
-      const parts = await deps.ledger.loadParts(file.fileId, saved.uploadId, saved.partCount);
-      deps.logger.info('transfer_resumed', { ...log, fromByte: saved.uploadedBytes, parts: parts.length });
-      return { upload: saved, parts, digest };
-    } catch (error) {
-      if (!(error instanceof HashStateError)) throw error;
-      deps.logger.warn('transfer_restarted', { ...log, reason: error.message });
-      await deps.store.abortMultipartUpload(saved.key, saved.uploadId).catch(() => {});
-      await deps.ledger.forgetUpload(file.fileId, deps.instanceId);
-    }
-  }
-  const partSize = partSizeFor(file.size, deps.minPartBytes, deps.maxPartBytes);
-  const uploadId = await deps.store.createMultipartUpload(key, metadata('pending'));
-  const digest = await ResumableSha256.create();
-  const hashState = digest.save();
-  await deps.ledger.startUpload(file.fileId, deps.instanceId, { uploadId, key, partSize, hashState });
-  return { upload: { uploadId, key, partSize, uploadedBytes: 0, hashState, partCount: 0 }, parts: [], digest };
-}
-
-async function uploadInParts(
-  file: ClaimedFile,
-  key: string,
-  session: SftpSession,
-  metadata: (sha256: string) => ObjectMetadata,
-  deps: TransferDeps,
-  leaseLost: () => boolean,
-  unchanged: () => Promise<boolean>,
-): Promise<Uploaded | { status: 'continued'; uploadedBytes: number } | { status: 'changed' }> {
-  const { upload, parts, digest: runningDigest } = await resumeOrStartUpload(file, key, metadata, deps);
-  const { uploadId, partSize } = upload;
-  let offset = upload.uploadedBytes;
-  let bytesRead = 0;
-
-  // Parts finish out of order; the checkpoint advances over the contiguous prefix only.
-  const hashStates = new Map<number, string>();
-  const finished = new Map<number, UploadedPart>();
-  let checkpointed = parts.length;
-  const inflight = new Set<Promise<void>>();
-  let failure: unknown;
-
-  // One checkpoint write at a time: two in flight could land out of order and move the resume point back.
-  let checkpointing = Promise.resolve();
-  const advanceCheckpoint = () => (checkpointing = checkpointing.then(writeCheckpoint));
-  const writeCheckpoint = async () => {
-    const newParts: UploadedPart[] = [];
-    while (finished.has(checkpointed + 1)) {
-      const part = finished.get(checkpointed + 1)!;
-      finished.delete(part.partNumber);
-      newParts.push(part);
-      parts.push(part);
-      checkpointed++;
-    }
-    if (newParts.length === 0) return;
-    const last = newParts.at(-1)!.partNumber;
-    await deps.ledger.checkpoint(file.fileId, deps.instanceId, {
-      uploadId,
-      uploadedBytes: Math.min(file.size, last * partSize),
-      hashState: hashStates.get(last)!,
-      parts: newParts,
-      partCount: checkpointed,
-    });
-    for (const part of newParts) hashStates.delete(part.partNumber);
-  };
-
-  // Parts are assembled in reused buffers: at most `partConcurrency` uploading plus the one filling,
-  // so memory stays at (partConcurrency + 1) x part size, allocated once, whatever the file size.
-  const spareBuffers: Buffer[] = [];
-  let part: Buffer = Buffer.allocUnsafeSlow(partSize);
-  let filled = 0;
-  let partNumber = checkpointed + 1;
-  const flushPart = async () => {
-    const buffer = part;
-    const body = buffer.subarray(0, filled);
-    const number = partNumber++;
-    hashStates.set(number, runningDigest.save());
-    const checksum = createHash('sha256').update(body).digest('base64');
-    while (inflight.size >= deps.partConcurrency) await Promise.race(inflight);
-    if (failure) throw failure;
-    part = spareBuffers.pop() ?? Buffer.allocUnsafeSlow(partSize);
-    filled = 0;
-    const task = deps.store
-      .uploadPart(key, uploadId, number, body, checksum)
-      .then(async (etag) => {
-        finished.set(number, { partNumber: number, etag, checksumSha256: checksum });
-        await advanceCheckpoint();
-      })
-      .catch((error: unknown) => {
-        failure ??= error;
-      })
-      .finally(() => {
-        spareBuffers.push(buffer);
-        inflight.delete(task);
-      });
-    inflight.add(task);
-  };
-
-  for await (const chunk of session.read(file.remotePath, offset, file.size, { lendChunks: true })) {
-    if (leaseLost()) throw new LeaseLostError(file.fileId);
-    if (failure) throw failure;
-    bytesRead += chunk.length;
-    let rest = chunk;
-    while (rest.length > 0) {
-      const take = Math.min(partSize - filled, rest.length);
-      // Hash slice by slice so the state saved at a part boundary is exactly the prefix's state.
-      runningDigest.update(rest.subarray(0, take));
-      rest.copy(part, filled, 0, take);
-      filled += take;
-      rest = rest.subarray(take);
-      if (filled === partSize) {
-        await flushPart();
-        if (deps.shouldYield?.()) {
-          await Promise.all(inflight);
-          if (failure) throw failure;
-          return { status: 'continued', uploadedBytes: checkpointed * partSize };
-        }
-      }
-    }
-  }
-  if (filled > 0) await flushPart();
-  await Promise.all(inflight);
-  if (failure) throw failure;
-  offset += bytesRead;
-  if (offset !== file.size || !(await unchanged())) {
-    await deps.store.abortMultipartUpload(key, uploadId).catch(() => {});
-    return { status: 'changed' };
-  }
-  const digest = runningDigest.digest().toString('hex');
-  const completed = await deps.store.completeMultipartUpload(key, uploadId, parts);
-  const storedSize = await deps.store.headSize(key);
-  if (storedSize !== file.size) throw new Error(`stored object is ${storedSize} bytes, expected ${file.size}`);
-  // The whole-file digest is known only now: copy the object onto itself with the final metadata.
-  const stored = (await deps.store.replaceMetadata(key, metadata(digest), file.size)) ?? completed;
-  return { status: 'done', sha256: digest, etag: stored.etag, ...(stored.versionId ? { versionId: stored.versionId } : {}), bytesRead: offset };
 }
 
 /**
@@ -411,17 +242,15 @@ async function parkInDeadLetterQueue(file: ClaimedFile, deps: TransferDeps): Pro
   await deps.deadLetters.sendAll([job]).catch((error: unknown) => deps.logger.warn('dead_letter_failed', { fileId: file.fileId, error: String(error) }));
 }
 
-/** S3 error names that no retry can fix. */
-const FATAL_S3_ERRORS = new Set(['AccessDenied', 'NoSuchBucket', 'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'InvalidBucketName']);
-
 async function recordFailure(file: ClaimedFile, error: unknown, deps: TransferDeps): Promise<TransferOutcome> {
-  const name = (error as { name?: string }).name ?? 'Error';
-  const code = error instanceof SftpError ? error.code : name === 'NoSuchUpload' ? 'upload_lost' : `s3_or_internal:${name}`;
-  const fatal = (error instanceof SftpError && !error.retryable) || FATAL_S3_ERRORS.has(name);
+  const classified = error instanceof SftpError || error instanceof StoreError;
+  const code = classified ? error.code : `internal:${(error as { name?: string }).name ?? 'Error'}`;
+  const fatal = classified && !error.retryable;
   const message = error instanceof Error ? error.message : String(error);
   const log = { fileId: file.fileId, serverId: file.serverId, serverName: file.serverName, remotePath: file.remotePath, code, error: message };
-  if (name === 'NoSuchUpload') {
+  if (code === 'upload_lost') {
     // The multipart upload was aborted (e.g. by the orphan sweep): start over with a new one.
+    // Best effort: a stale upload record is found lost again by the next attempt's cross-check.
     await deps.ledger.forgetUpload(file.fileId, deps.instanceId).catch(() => {});
   }
   if (fatal || file.attempts >= deps.maxAttempts) {
@@ -433,4 +262,3 @@ async function recordFailure(file: ClaimedFile, error: unknown, deps: TransferDe
   deps.logger.warn('transfer_failed', { ...log, attempts: file.attempts, retryInSeconds: Math.round(delaySeconds) });
   return { status: 'retry', code, delaySeconds };
 }
-

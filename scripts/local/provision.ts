@@ -11,7 +11,14 @@ import {
   type CreateTableCommandInput,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
-import { CreateBucketCommand, HeadBucketCommand, type S3Client } from '@aws-sdk/client-s3';
+import {
+  CreateBucketCommand,
+  HeadBucketCommand,
+  PutBucketLifecycleConfigurationCommand,
+  PutBucketVersioningCommand,
+  type LifecycleRule,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 
 const run = promisify(execFile);
@@ -73,8 +80,12 @@ export interface ProvisionClients {
   sqs: SQSClient;
 }
 
-/** Creates (idempotently) every table, bucket and queue of the service; returns queue URLs by name. */
-export async function provision(service: ResolvedService, clients: ProvisionClients): Promise<Record<string, string>> {
+/**
+ * Creates (idempotently) every table, bucket and queue of the service; returns queue URLs by name.
+ * A bucket's versioning and lifecycle rules are applied as far as the store implements them (`log`
+ * says what it left out).
+ */
+export async function provision(service: ResolvedService, clients: ProvisionClients, log: (line: string) => void = () => {}): Promise<Record<string, string>> {
   const resources = service.resources.Resources;
   const region = service.provider.region;
   const entries = Object.entries(resources);
@@ -102,6 +113,7 @@ export async function provision(service: ResolvedService, clients: ProvisionClie
     } catch {
       await clients.s3.send(new CreateBucketCommand({ Bucket: bucket }));
     }
+    await configureBucket(clients.s3, bucket, resource.Properties ?? {}, log);
   }
 
   // Dead-letter queues first: the queues that redrive into them need their ARNs.
@@ -125,4 +137,54 @@ export async function provision(service: ResolvedService, clients: ProvisionClie
     urls[String(QueueName)] = QueueUrl;
   }
   return urls;
+}
+
+interface CfnLifecycleRule {
+  Id: string;
+  Status: 'Enabled' | 'Disabled';
+  NoncurrentVersionExpiration?: { NoncurrentDays: number | string };
+  AbortIncompleteMultipartUpload?: { DaysAfterInitiation: number | string };
+}
+
+/**
+ * Versioning and lifecycle rules from the bucket's CloudFormation properties. The emulator has
+ * neither (objects there are overwritten, as it says at start); MinIO has no rule for incomplete
+ * uploads (it expires them itself, see startMinio), so such rules are left out there.
+ */
+async function configureBucket(s3: S3Client, bucket: string, properties: Record<string, unknown>, log: (line: string) => void): Promise<void> {
+  const versioning = properties.VersioningConfiguration as { Status: 'Enabled' | 'Suspended' } | undefined;
+  if (versioning) {
+    try {
+      await s3.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: versioning.Status } }));
+    } catch (error) {
+      if (!unsupported(error)) throw error;
+      log(`bucket ${bucket}: this store has no versioning (a new version of a path replaces the object)`);
+    }
+  }
+  const rules = ((properties.LifecycleConfiguration as { Rules?: CfnLifecycleRule[] } | undefined)?.Rules ?? []).map(
+    (rule): LifecycleRule => ({
+      ID: rule.Id,
+      Status: rule.Status,
+      Filter: { Prefix: '' },
+      ...(rule.NoncurrentVersionExpiration ? { NoncurrentVersionExpiration: { NoncurrentDays: Number(rule.NoncurrentVersionExpiration.NoncurrentDays) } } : {}),
+      ...(rule.AbortIncompleteMultipartUpload
+        ? { AbortIncompleteMultipartUpload: { DaysAfterInitiation: Number(rule.AbortIncompleteMultipartUpload.DaysAfterInitiation) } }
+        : {}),
+    }),
+  );
+  if (rules.length === 0) return;
+  const put = (selected: LifecycleRule[]) => s3.send(new PutBucketLifecycleConfigurationCommand({ Bucket: bucket, LifecycleConfiguration: { Rules: selected } }));
+  try {
+    await put(rules);
+  } catch (error) {
+    const withoutUploadRules = rules.filter((rule) => !rule.AbortIncompleteMultipartUpload);
+    if (!unsupported(error) || withoutUploadRules.length === rules.length) throw error;
+    await put(withoutUploadRules);
+    log(`bucket ${bucket}: this store refuses AbortIncompleteMultipartUpload rules; it expires incomplete uploads itself`);
+  }
+}
+
+function unsupported(error: unknown): boolean {
+  const { name, $metadata } = error as { name?: string; $metadata?: { httpStatusCode?: number } };
+  return name === 'NotImplemented' || name === 'InvalidArgument' || name === 'MalformedXML' || [400, 404, 405, 501].includes($metadata?.httpStatusCode ?? 0);
 }

@@ -1,6 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { once } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
@@ -8,9 +7,9 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { LOCAL_AMQP_URL } from '../../lib/adapters/amqp-publisher';
 import { assertJava, startDynamoDbLocal } from './dynamodb';
-import { startLocalS3AndSqs } from './fauxqs';
+import { findMinio, MINIO_DEFAULT_CREDENTIALS, MissingMinioError, startMinio } from './minio';
+import { startStandIn, stopChild, waitFor } from './processes';
 import { provision, resolveService } from './provision';
-import { startSecretsManager } from './secrets-manager';
 import { sqsMappings, startSqsEventSources, type Invoke } from './sqs-event-source';
 
 export interface LocalStackOptions {
@@ -23,6 +22,9 @@ export interface LocalStackOptions {
   awsPort?: number;
   dynamodbPort?: number;
   secretsPort?: number;
+  /** S3 stand-in: the embedded emulator (default) or MinIO (`SLUICE_LOCAL_S3`). */
+  s3?: LocalS3;
+  s3Port?: number;
   /** Extra environment for the functions (and the source of endpoint overrides). */
   env?: NodeJS.ProcessEnv;
   log?: (line: string) => void;
@@ -30,8 +32,12 @@ export interface LocalStackOptions {
   functionOutput?: (chunk: string) => void;
 }
 
+export type LocalS3 = 'fauxqs' | 'minio';
+
 export interface LocalStack {
   apiUrl: string;
+  /** What serves S3: a stand-in, or the endpoint from the environment. */
+  s3: LocalS3 | 'external';
   apiToken: string;
   endpoints: { s3: string; sqs: string; dynamodb: string; secretsManager: string };
   /** Environment that points an SDK client (or a function) at this stack. */
@@ -41,6 +47,17 @@ export interface LocalStack {
 }
 
 const numberFrom = (value: string | undefined, fallback: number) => (value ? Number(value) : fallback);
+
+export class LocalStackConfigError extends Error {
+  override name = 'LocalStackConfigError';
+}
+
+/** `SLUICE_LOCAL_S3`: which S3 the local stack runs (the emulator needs no set-up; MinIO is the real store). */
+export function localS3From(value: string | undefined, variable = 'SLUICE_LOCAL_S3'): LocalS3 {
+  if (value === undefined || value === '' || value === 'fauxqs') return 'fauxqs';
+  if (value === 'minio') return 'minio';
+  throw new LocalStackConfigError(`${variable}: must be fauxqs or minio`);
+}
 
 /**
  * Starts everything `npm start` needs: the AWS stand-ins (unless endpoint variables point elsewhere),
@@ -73,15 +90,31 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       secretsManager: configured('SECRETS_MANAGER') ?? `http://127.0.0.1:${secretsPort}`,
     };
 
+    const s3Kind = configured('S3') ? 'external' : (options.s3 ?? localS3From(env.SLUICE_LOCAL_S3));
+    const s3Port = numberFrom(env.SLUICE_LOCAL_S3_PORT, options.s3Port ?? 9000);
+    if (s3Kind === 'minio') endpoints.s3 = `http://127.0.0.1:${s3Port}`;
+    const minioBinary = s3Kind === 'minio' ? findMinio(env) : undefined;
+    if (s3Kind === 'minio' && !minioBinary) throw new MissingMinioError();
+    // MinIO's root credentials are the ones every function signs with; the other stand-ins take any.
+    const credentials = {
+      accessKeyId: env.AWS_ACCESS_KEY_ID ?? (s3Kind === 'minio' ? MINIO_DEFAULT_CREDENTIALS : LOCAL_CREDENTIALS).accessKeyId,
+      secretAccessKey: env.AWS_SECRET_ACCESS_KEY ?? (s3Kind === 'minio' ? MINIO_DEFAULT_CREDENTIALS : LOCAL_CREDENTIALS).secretAccessKey,
+    };
+
     if (!configured('DYNAMODB')) assertJava();
-    if (!configured('S3') || !configured('SQS')) {
-      const fauxqs = await startLocalS3AndSqs({ port: awsPort, dataDir: join(dataDir, 'fauxqs') });
-      stoppers.push(() => fauxqs.stop());
-      log(`S3 + SQS (fauxqs)       http://127.0.0.1:${awsPort}`);
+    if (s3Kind === 'fauxqs' || !configured('SQS')) {
+      const fauxqs = await startStandIn('fauxqs', ['--port', String(awsPort), '--data-dir', join(dataDir, 'fauxqs')], `http://127.0.0.1:${awsPort}/`);
+      stoppers.push(() => stopChild(fauxqs));
+      log(`${s3Kind === 'fauxqs' ? 'S3 + SQS (fauxqs)      ' : 'SQS (fauxqs)           '} http://127.0.0.1:${awsPort}`);
+    }
+    if (minioBinary) {
+      const minio = await startMinio({ binary: minioBinary, port: s3Port, dataDir: join(dataDir, 'minio'), credentials });
+      stoppers.push(() => stopChild(minio));
+      log(`S3 (MinIO)              ${endpoints.s3}`);
     }
     if (!configured('SECRETS_MANAGER')) {
-      const secrets = await startSecretsManager({ port: secretsPort, stateFile: join(dataDir, 'secrets.json') });
-      stoppers.push(() => secrets.stop());
+      const secrets = await startStandIn('secrets-manager', ['--port', String(secretsPort), '--state-file', join(dataDir, 'secrets.json')], endpoints.secretsManager);
+      stoppers.push(() => stopChild(secrets));
       log(`Secrets Manager (local) ${endpoints.secretsManager}`);
     }
     if (!configured('DYNAMODB')) {
@@ -104,8 +137,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const region = env.AWS_REGION ?? 'us-east-1';
     const stackEnv: Record<string, string> = {
       AWS_REGION: region,
-      AWS_ACCESS_KEY_ID: env.AWS_ACCESS_KEY_ID ?? LOCAL_CREDENTIALS.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: env.AWS_SECRET_ACCESS_KEY ?? LOCAL_CREDENTIALS.secretAccessKey,
+      AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
       AWS_ENDPOINT_URL_S3: endpoints.s3,
       AWS_ENDPOINT_URL_SQS: endpoints.sqs,
       AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodb,
@@ -114,18 +147,18 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       // The broker comes from the environment here, never from Secrets Manager (serverless.yml names
       // the AWS secret for every stage): by default the local RabbitMQ.
       AMQP_URL: env.AMQP_URL ?? LOCAL_AMQP_URL,
-      // fauxqs refuses request bodies over 11 MiB.
-      ...(configured('S3') ? {} : { S3_MAX_PART_SIZE_MIB: env.S3_MAX_PART_SIZE_MIB ?? '10' }),
+      // fauxqs refuses request bodies over 11 MiB, and takes a tagging request for a new object body.
+      ...(s3Kind === 'fauxqs' ? { S3_MAX_PART_SIZE_MIB: env.S3_MAX_PART_SIZE_MIB ?? '10', S3_OBJECT_TAGS: 'false' } : {}),
     };
 
     const service = await resolveService(options.projectRoot, stage, join(dataDir, 'cache'));
-    const clientConfig = { region, credentials: { accessKeyId: stackEnv.AWS_ACCESS_KEY_ID!, secretAccessKey: stackEnv.AWS_SECRET_ACCESS_KEY! } };
+    const clientConfig = { region, credentials };
     const clients = {
       dynamodb: new DynamoDBClient({ ...clientConfig, endpoint: endpoints.dynamodb }),
       s3: new S3Client({ ...clientConfig, endpoint: endpoints.s3, forcePathStyle: stackEnv.S3_FORCE_PATH_STYLE === 'true' }),
       sqs: new SQSClient({ ...clientConfig, endpoint: endpoints.sqs }),
     };
-    const queueUrls = await provision(service, clients).finally(() => {
+    const queueUrls = await provision(service, clients, log).finally(() => {
       for (const client of Object.values(clients)) client.destroy();
     });
     log(`Tables, bucket and ${Object.keys(queueUrls).length} queues ready`);
@@ -193,6 +226,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 
     return {
       apiUrl,
+      s3: s3Kind,
       apiToken,
       endpoints,
       env: { ...stackEnv, SLUICE_API_TOKEN: apiToken },
@@ -206,46 +240,3 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 }
 
 export const LOCAL_CREDENTIALS = { accessKeyId: 'sluicelocal', secretAccessKey: 'sluicelocal' };
-
-/** Polls `probe` until it succeeds; fails early if `child` exits. */
-async function waitFor(name: string, child: ChildProcess, probe: () => Promise<void>, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let exited: number | null | undefined;
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => {
-    stderr = (stderr + chunk.toString('utf8')).slice(-4000);
-  });
-  child.once('exit', (code) => {
-    exited = code;
-  });
-  let lastError: unknown;
-  while (Date.now() < deadline) {
-    if (exited !== undefined) throw new Error(`${name} exited with code ${exited} before it was ready:\n${stderr}`);
-    try {
-      await probe();
-      return;
-    } catch (error) {
-      lastError = error;
-      await new Promise((resolveDelay) => setTimeout(resolveDelay, 250));
-    }
-  }
-  throw new Error(`${name} was not ready after ${timeoutMs} ms: ${String(lastError)}\n${stderr}`);
-}
-
-/** SIGTERM, then SIGKILL after 5 s; `group` signals the child's whole process group. */
-async function stopChild(child: ChildProcess, group = false): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const signal = (name: NodeJS.Signals) => {
-    try {
-      if (group && child.pid) process.kill(-child.pid, name);
-      else child.kill(name);
-    } catch {
-      // already gone
-    }
-  };
-  const exited = once(child, 'exit');
-  signal('SIGTERM');
-  const timer = setTimeout(() => signal('SIGKILL'), 5000);
-  await exited;
-  clearTimeout(timer);
-}

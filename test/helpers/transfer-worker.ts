@@ -16,6 +16,18 @@ import { transferFile, type TransferOutcome } from '../../lib/use-cases/transfer
 sweepArrayBuffersPromptly(); // as the transfer function does
 const container = buildContainer(loadConfig(process.env));
 
+// CRASH_AT_CHECKPOINT=N: die (SIGKILL, no clean-up) when about to checkpoint part N, i.e. after the
+// store took the part and before the ledger recorded it.
+const crashAt = Number(process.env.CRASH_AT_CHECKPOINT ?? 0);
+if (crashAt > 0) {
+  const ledger = container.transferDeps.ledger;
+  const checkpoint = ledger.checkpoint.bind(ledger);
+  ledger.checkpoint = async (fileId, owner, progress) => {
+    if (progress.partCount >= crashAt) process.kill(process.pid, 'SIGKILL');
+    return checkpoint(fileId, owner, progress);
+  };
+}
+
 async function run(): Promise<{ ok: boolean; result: object }> {
   if (process.env.JOB) {
     const outcome = await transferFile(JSON.parse(process.env.JOB) as TransferJob, container.transferDeps);

@@ -1,127 +1,43 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { appendFileSync, chmodSync, mkdirSync, rmSync, statSync, unlinkSync } from 'node:fs';
+import { appendFileSync, chmodSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { GetItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
-import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { PurgeQueueCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
-import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { Container } from '../../lib/container';
-import { fileVersionId } from '../../lib/domain/file-identity';
-import { CreateServerInput } from '../../lib/domain/server';
-import type { PollTick, TransferJob } from '../../lib/ports';
-import { relativeTo } from '../../lib/use-cases/poll';
-import { createServer } from '../../lib/use-cases/servers';
+import type { TransferJob } from '../../lib/ports';
 import { SftpSessions } from '../../lib/use-cases/sftp-sessions';
 import { transferFile, type TransferDeps } from '../../lib/use-cases/transfer';
-import { RecordingLogger, RecordingQueue } from '../helpers/fakes';
-import { isolatedContainer } from '../helpers/resources';
-import { startSshd, writeRemoteFile, type Sshd } from '../helpers/sshd';
-import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy';
+import { RecordingLogger } from '../helpers/fakes';
+import type { Sshd } from '../helpers/sshd';
+import type { TcpProxy } from '../helpers/tcp-proxy';
+import { MiB, PART, TransferFixture } from '../helpers/transfer-fixture';
 
-const MiB = 1024 * 1024;
-const PART = 5 * MiB;
-
+let fixture: TransferFixture;
 let sshd: Sshd;
 let proxy: TcpProxy;
 let container: Container;
 let prefix: string;
-let notifyQueueUrl: string;
 let queueUrls: Record<string, string>;
 let deps: TransferDeps;
-let counter = 0;
 
 before(async () => {
-  sshd = await startSshd();
-  proxy = await startTcpProxy(sshd.port);
-  const isolated = await isolatedContainer();
-  container = isolated.container;
-  prefix = isolated.prefix;
-  notifyQueueUrl = isolated.queueUrls[`${prefix}-notify`]!;
-  queueUrls = isolated.queueUrls;
-  deps = { ...container.transferDeps, minPartBytes: PART, maxPartBytes: PART, partConcurrency: 2, random: () => 0.5 };
+  fixture = await TransferFixture.start();
+  ({ sshd, proxy, container, prefix, queueUrls, deps } = fixture);
 });
-after(async () => {
-  await proxy.close();
-  await sshd.dispose();
-});
+after(() => fixture.stop());
 
-/** A registered server (through the fault proxy) and a directory of its own. */
-async function serverFor(fields: Record<string, unknown> = {}) {
-  const dir = `/transfer-${++counter}`;
-  mkdirSync(join(sshd.root, dir), { recursive: true, mode: 0o755 });
-  const server = await createServer(
-    CreateServerInput.parse({
-      name: `${prefix}-xfer-${counter}`,
-      host: '127.0.0.1',
-      port: proxy.port,
-      username: sshd.username,
-      password: sshd.password,
-      remoteDir: `${sshd.root}${dir}`,
-      hostKey: sshd.hostKey,
-      ...fields,
-    }),
-    { ...container.serverDeps, ticks: new RecordingQueue<PollTick>() },
-  );
-  return { server, dir };
-}
-
-/** Puts a file on the server and its version in the ledger, as the poller would; returns the job. */
-async function detected(server: { id: string; name: string; remoteDir: string }, dir: string, name: string, content: Buffer, relativePath?: string): Promise<TransferJob> {
-  const path = writeRemoteFile(sshd, `${dir}/${name}`, content);
-  const stats = statSync(path);
-  const file = { path, size: stats.size, mtime: Math.floor(stats.mtimeMs / 1000) };
-  const fileId = fileVersionId(server.id, file);
-  await container.pollDeps.ledger.createIfAbsent({
-    fileId,
-    serverId: server.id,
-    serverName: server.name,
-    remotePath: path,
-    relativePath: relativePath ?? relativeTo(server.remoteDir, path),
-    size: file.size,
-    mtime: file.mtime,
-    discoveredAt: new Date().toISOString(),
-  });
-  return { fileId, serverId: server.id, remotePath: path, size: file.size, mtime: file.mtime };
-}
-
-async function ledgerEntry(fileId: string) {
-  const { Item } = await container.clients.dynamodb.send(
-    new GetItemCommand({ TableName: container.config.FILES_TABLE, Key: { fileId: { S: fileId } }, ConsistentRead: true }),
-  );
-  return Item ? unmarshall(Item) : undefined;
-}
-
-/** An SFTP session to a registered server, as a transfer opens it. */
-async function openSession(serverId: string) {
-  const record = (await container.serverDeps.servers.get(serverId))!;
-  const credentials = await container.serverDeps.secrets.read(record.secretArn);
-  return (await container.transferDeps.sftp.connect(record, credentials, sshd.hostKey)).session;
-}
-
-async function objectBytes(key: string): Promise<Buffer> {
-  const { Body } = await container.clients.s3.send(new GetObjectCommand({ Bucket: container.config.S3_BUCKET, Key: key }));
-  return Buffer.from(await Body!.transformToByteArray());
-}
-
+const serverFor = (fields?: Record<string, unknown>) => fixture.serverFor(fields);
+const detected = (...args: Parameters<TransferFixture['detected']>) => fixture.detected(...args);
+const ledgerEntry = (fileId: string) => fixture.ledgerEntry(fileId);
+const openSession = (serverId: string) => fixture.openSession(serverId);
+const objectBytes = (key: string) => fixture.objectBytes(key);
+const notifications = () => fixture.drain('notify');
+const deadLetters = () => fixture.drain('transfer-dlq');
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
-
-async function deadLetters(): Promise<string[]> {
-  const url = Object.entries(queueUrls).find(([name]) => name === `${prefix}-transfer-dlq`)![1];
-  const { Messages = [] } = await container.clients.sqs.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, VisibilityTimeout: 30 }));
-  return Messages.map((message) => (JSON.parse(message.Body!) as { fileId: string }).fileId);
-}
-
-async function notifications(): Promise<string[]> {
-  const ids: string[] = [];
-  while (true) {
-    const { Messages = [] } = await container.clients.sqs.send(new ReceiveMessageCommand({ QueueUrl: notifyQueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, VisibilityTimeout: 30 }));
-    if (Messages.length === 0) return ids;
-    ids.push(...Messages.map((message) => (JSON.parse(message.Body!) as { fileId: string }).fileId));
-  }
-}
 
 describe('transfer: byte-exact round trips', () => {
   for (const [label, size] of [
@@ -132,7 +48,7 @@ describe('transfer: byte-exact round trips', () => {
     ['part size + 1', PART + 1],
     ['3.5 parts', Math.floor(3.5 * PART)],
   ] as const) {
-    it(`${label}: lands byte-exact with its SHA-256 in the ledger and object metadata, then is announced`, async () => {
+    it(`${label}: lands byte-exact with its SHA-256 in the ledger and its origin in the object metadata, then is announced`, async () => {
       const { server, dir } = await serverFor();
       const content = randomBytes(size);
       const job = await detected(server, dir, `file-${size}.bin`, content);
@@ -146,8 +62,8 @@ describe('transfer: byte-exact round trips', () => {
       assert.equal(entry?.status, 'uploaded');
       assert.equal(entry?.sha256, sha256(content));
       assert.equal(entry?.objectKey, key);
-      const head = await container.clients.s3.send(new HeadObjectCommand({ Bucket: container.config.S3_BUCKET, Key: key }));
-      assert.equal(head.Metadata?.sha256, sha256(content));
+      const head = await container.clients.s3.send(new HeadObjectCommand({ Bucket: container.config.S3_BUCKET, Key: key, VersionId: entry?.versionId }));
+      assert.equal(head.Metadata?.['file-id'], job.fileId);
       assert.equal(head.Metadata?.['server-name'], server.name);
       assert.equal(decodeURIComponent(head.Metadata?.['source-path'] ?? ''), job.remotePath);
       assert.ok((await notifications()).includes(job.fileId), 'notification enqueued after upload');
@@ -441,7 +357,7 @@ describe('transfer: after ingest', () => {
   });
 
   it('moves the remote file into the given directory, keeping its relative path', async () => {
-    const done = `${sshd.root}/done-${counter + 1}`;
+    const done = `${sshd.root}/done-${fixture.counter + 1}`;
     const { server, dir } = await serverFor({ afterIngest: `move:${done}` });
     const job = await detected(server, dir, 'nested/move-me.csv', Buffer.from('moved'));
     writableBySftpUser(join(sshd.root, dir, 'nested'), sshd.root);
@@ -462,7 +378,7 @@ describe('transfer: hostile names', () => {
   for (const relativePath of ['../escape.csv', 'a/../../b.csv', './x.csv', 'a//b.csv', 'line\nbreak.csv', `${'x'.repeat(1100)}.csv`]) {
     it(`quarantines ${JSON.stringify(relativePath.slice(0, 40))} instead of writing outside the prefix`, async () => {
       const { server, dir } = await serverFor();
-      const job = await detected(server, dir, `hostile-${counter}.csv`, Buffer.from('x'), relativePath);
+      const job = await detected(server, dir, `hostile-${fixture.counter}.csv`, Buffer.from('x'), relativePath);
       assert.deepEqual(await transferFile(job, deps), { status: 'quarantined', reason: 'unsafe_name' });
       assert.equal((await ledgerEntry(job.fileId))?.status, 'quarantined');
       assert.ok((await deadLetters()).includes(job.fileId), 'parked in the dead-letter queue');
@@ -478,6 +394,6 @@ describe('transfer: hostile names', () => {
 });
 
 after(async () => {
-  await container.clients.sqs.send(new PurgeQueueCommand({ QueueUrl: notifyQueueUrl })).catch(() => {});
+  await container.clients.sqs.send(new PurgeQueueCommand({ QueueUrl: fixture.queueUrl('notify') })).catch(() => {});
   rmSync(join(sshd.root), { recursive: true, force: true });
 });
