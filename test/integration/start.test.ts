@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { findMinio } from '../../scripts/local/minio';
 import { startSecretsManager } from '../../scripts/local/secrets-manager';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'sluice-start-'));
@@ -127,5 +128,46 @@ describe('npm start', () => {
     assert.match(output, /apt-get install -y openjdk-17-jre-headless/);
     assert.doesNotMatch(output, /\n\s+at /, 'no stack trace');
     rmSync(nodeOnly, { recursive: true, force: true });
+  });
+
+  it('runs MinIO in place of the emulator\'s S3 with SLUICE_LOCAL_S3=minio, and names it in the banner', { skip: findMinio() ? false : 'MinIO is not installed (npm run minio:install)' }, async () => {
+    const env = { ...baseEnv(), SLUICE_LOCAL_S3: 'minio', SLUICE_LOCAL_S3_PORT: '9200', SLUICE_DATA_DIR: join(dataDir, 'with-minio') };
+    const service = startService(env);
+    try {
+      await service.ready;
+      assert.match(service.output(), /S3 \(MinIO\)\s+http:\/\/127\.0\.0\.1:9200/);
+      assert.match(service.output(), /S3 {10}http:\/\/127\.0\.0\.1:9200 {3}bucket sluice-ingest {3}\(MinIO\)/);
+      const live = await fetch('http://127.0.0.1:9200/minio/health/live');
+      assert.equal(live.status, 200);
+    } finally {
+      assert.equal(await interrupt(service.child), 0);
+    }
+    assert.equal(await portOpen('9200'), false, 'MinIO stopped with npm start');
+  });
+
+  it('says how to get MinIO when SLUICE_LOCAL_S3=minio and there is none, and exits non-zero', () => {
+    const nodeOnly = mkdtempSync(join(tmpdir(), 'sluice-node-only-'));
+    symlinkSync(process.execPath, join(nodeOnly, 'node'));
+    const result = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], {
+      env: { ...baseEnv(), SLUICE_LOCAL_S3: 'minio', PATH: nodeOnly, HOME: nodeOnly },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    rmSync(nodeOnly, { recursive: true, force: true });
+    assert.equal(result.status, 1);
+    const output = result.stdout + result.stderr;
+    assert.match(output, /needs the MinIO server/);
+    assert.match(output, /npm run minio:install/);
+    assert.doesNotMatch(output, /\n\s+at /, 'no stack trace');
+  });
+
+  it('refuses an unknown SLUICE_LOCAL_S3, naming the variable', () => {
+    const result = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], {
+      env: { ...baseEnv(), SLUICE_LOCAL_S3: 'ceph' },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    assert.equal(result.status, 1);
+    assert.match(result.stdout + result.stderr, /SLUICE_LOCAL_S3: must be fauxqs or minio/);
   });
 });
