@@ -82,11 +82,14 @@ function testS3(): LocalS3 {
   return 'fauxqs';
 }
 
+/** A test that hangs fails after this instead of holding the run (and CI) forever; the longest (5 GiB) takes ~3 min. */
+const TEST_TIMEOUT_MS = 10 * 60_000;
+
 function runNodeTests(files: string[], env: NodeJS.ProcessEnv): Promise<number> {
   return new Promise((resolveRun, reject) => {
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-concurrency=2', ...files],
+      ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-concurrency=2', `--test-timeout=${TEST_TIMEOUT_MS}`, ...files],
       { cwd: projectRoot, env, stdio: ['ignore', 'pipe', 'inherit'] },
     );
     let output = '';

@@ -109,13 +109,29 @@ class Ssh2SftpSession implements SftpSession {
   private readonly extraChannels: SFTPWrapper[] = [];
   /** How many channels the last read used (diagnostics and tests). */
   lastReadChannels = 0;
+  /**
+   * Rejects once the connection is closed. ssh2 never answers a request issued on (or left pending
+   * by) a connection that closed in some states, so every request races this instead of waiting forever.
+   */
+  private readonly lost: Promise<never>;
 
   constructor(
     private readonly client: SftpClient,
     private readonly connection: Client,
     private readonly sftp: SFTPWrapper,
     private readonly tuning: ReadTuning,
-  ) {}
+  ) {
+    this.lost = new Promise<never>((_, reject) => {
+      connection.once('close', () => reject(new SftpError('connection_lost', 'the SFTP connection closed')));
+    });
+    // Observed through the races below; unobserved it is no error.
+    this.lost.catch(() => {});
+  }
+
+  /** The request's answer, or a connection_lost SftpError once the connection is gone. */
+  private untilLost<T>(request: Promise<T>): Promise<T> {
+    return Promise.race([request, this.lost]);
+  }
 
   async *listFiles(dir: string, options: { recursive: boolean; filter: ListingFilter }): AsyncIterable<ListedFile> {
     const root = dir === '/' ? '' : dir;
@@ -151,17 +167,21 @@ class Ssh2SftpSession implements SftpSession {
   }
 
   private async *readDirectoryPages(path: string): AsyncIterable<FileEntryWithStats[]> {
-    const handle = await new Promise<Buffer>((resolve, reject) =>
-      this.sftp.opendir(path, (error, value) => (error ? reject(classifySftpError(error, `opendir ${path}`)) : resolve(value))),
+    const handle = await this.untilLost(
+      new Promise<Buffer>((resolve, reject) =>
+        this.sftp.opendir(path, (error, value) => (error ? reject(classifySftpError(error, `opendir ${path}`)) : resolve(value))),
+      ),
     );
     try {
       while (true) {
-        const page = await new Promise<FileEntryWithStats[] | undefined>((resolve, reject) =>
-          this.sftp.readdir(handle, (error: (Error & { code?: number }) | undefined, entries) => {
-            if (error && error.code === STATUS_EOF) resolve(undefined);
-            else if (error) reject(classifySftpError(error, `readdir ${path}`));
-            else resolve(entries as FileEntryWithStats[]);
-          }),
+        const page = await this.untilLost(
+          new Promise<FileEntryWithStats[] | undefined>((resolve, reject) =>
+            this.sftp.readdir(handle, (error: (Error & { code?: number }) | undefined, entries) => {
+              if (error && error.code === STATUS_EOF) resolve(undefined);
+              else if (error) reject(classifySftpError(error, `readdir ${path}`));
+              else resolve(entries as FileEntryWithStats[]);
+            }),
+          ),
         );
         if (page === undefined) return;
         yield page;
@@ -182,7 +202,7 @@ class Ssh2SftpSession implements SftpSession {
    */
   async *read(path: string, start: number, end: number, options: ReadOptions = {}): AsyncIterable<Buffer> {
     const opened = performance.now();
-    const mainHandle = await openForReading(this.sftp, path);
+    const mainHandle = await this.untilLost(openForReading(this.sftp, path));
     const roundTripMs = performance.now() - opened;
     const readers: FileReader[] = [{ channel: this.sftp, handle: mainHandle }];
     const wanted = Math.min(this.tuning.maxReadChannels, Math.max(1, Math.round(roundTripMs / this.tuning.slowLinkRttMs)));
@@ -198,7 +218,7 @@ class Ssh2SftpSession implements SftpSession {
       const length = Math.min(READ_CHUNK_BYTES, end - next);
       const { channel, handle } = readers[issued++ % readers.length]!;
       const buffer = spare.pop() ?? Buffer.allocUnsafe(READ_CHUNK_BYTES);
-      const data = readAt(channel, handle, buffer, next, length, path);
+      const data = this.untilLost(readAt(channel, handle, buffer, next, length, path));
       data.catch(() => {}); // awaited in order below; never an unhandled rejection meanwhile
       inflight.push({ length, buffer, data });
       next += length;
@@ -236,7 +256,7 @@ class Ssh2SftpSession implements SftpSession {
       this.extraChannels.push(channel);
     }
     const readers = await Promise.all(
-      this.extraChannels.slice(0, count).map((channel) => openForReading(channel, path).then((handle) => ({ channel, handle }), () => undefined)),
+      this.extraChannels.slice(0, count).map((channel) => this.untilLost(openForReading(channel, path)).then((handle) => ({ channel, handle }), () => undefined)),
     );
     return readers.filter((reader) => reader !== undefined);
   }
@@ -252,8 +272,10 @@ class Ssh2SftpSession implements SftpSession {
   }
 
   private statRaw(path: string): Promise<Stats> {
-    return new Promise((resolve, reject) =>
-      this.sftp.stat(path, (error, stats) => (error ? reject(classifySftpError(error, `stat ${path}`)) : resolve(stats))),
+    return this.untilLost(
+      new Promise((resolve, reject) =>
+        this.sftp.stat(path, (error, stats) => (error ? reject(classifySftpError(error, `stat ${path}`)) : resolve(stats))),
+      ),
     );
   }
 

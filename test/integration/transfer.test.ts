@@ -11,6 +11,7 @@ import type { Container } from '../../lib/container';
 import type { TransferJob } from '../../lib/ports';
 import { SftpSessions } from '../../lib/use-cases/sftp-sessions';
 import { transferFile, type TransferDeps } from '../../lib/use-cases/transfer';
+import { SftpError } from '../../lib/errors';
 import { RecordingLogger } from '../helpers/fakes';
 import type { Sshd } from '../helpers/sshd';
 import type { TcpProxy } from '../helpers/tcp-proxy';
@@ -252,6 +253,25 @@ describe('transfer: memory', () => {
 });
 
 describe('transfer: connections', () => {
+  it('fails a request on a connection that closed with connection_lost instead of waiting for an answer forever', async () => {
+    const { server } = await serverFor();
+    const session = await openSession(server.id);
+    const closed = new Promise((resolve) => setImmediate(resolve));
+    proxy.cutAll();
+    await closed;
+    // Whether ssh2 has seen the close yet or not, the answer is an error, never a request left pending.
+    await assert.rejects(
+      (async () => {
+        for (let attempt = 0; attempt < 50; attempt++) {
+          await session.stat('/');
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+      })(),
+      (error: unknown) => error instanceof SftpError && ['connection_lost', 'protocol'].includes(error.code),
+    );
+    await session.close();
+  });
+
   it('sends the files of one batch from the same server through one SFTP connection', async () => {
     const { server, dir } = await serverFor();
     const files = [randomBytes(10), randomBytes(PART + 1), randomBytes(0), randomBytes(4096)];
