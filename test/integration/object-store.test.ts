@@ -4,6 +4,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import {
   CreateBucketCommand,
@@ -70,15 +71,12 @@ async function versionsOf(key: string) {
   return Versions.filter((version) => version.Key === key);
 }
 
-/** Transfers until a lease held by a dead worker has lapsed and this worker got the file (deadline-bound). */
-async function transferOnceFree(job: TransferJob, transferDeps: TransferDeps, timeoutMs = 30_000): Promise<TransferOutcome> {
-  const deadline = Date.now() + timeoutMs;
-  while (true) {
-    const outcome = await transferFile(job, transferDeps);
-    if (outcome.status !== 'in-progress-elsewhere') return outcome;
-    if (Date.now() > deadline) throw new Error('the dead worker\'s lease never lapsed');
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
+/** Transfers once the lease a dead worker holds on the file has lapsed: waits for the deadline the ledger records. */
+async function transferAfterLeaseLapses(job: TransferJob, transferDeps: TransferDeps): Promise<TransferOutcome> {
+  const { leaseUntil } = (await fixture.ledgerEntry(job.fileId)) ?? {};
+  assert.equal(typeof leaseUntil, 'number', 'the dead worker left its lease in the ledger');
+  await delay(Math.max(0, Number(leaseUntil) - Date.now() + 50));
+  return transferFile(job, transferDeps);
 }
 
 describe('object store: versions and checksums on a real store', { skip }, () => {
@@ -172,7 +170,7 @@ describe('object store: resume, cross-checked with the store', { skip }, () => {
 
     const counting = countingParts(deps.store);
     const logger = new RecordingLogger();
-    const outcome = await transferOnceFree(job, { ...deps, store: counting.store, logger });
+    const outcome = await transferAfterLeaseLapses(job, { ...deps, store: counting.store, logger });
     assert.equal(outcome.status, 'uploaded', JSON.stringify(outcome));
     assert.deepEqual(counting.sent, [4, 5, 6, 7], 'parts 1-3 were not sent again');
     assert.ok(logger.lines.some((line) => line.event === 'part_already_stored' && line.fields.partNumber === 3));
