@@ -39,7 +39,7 @@ export const ConfigSchema = z
     TRANSFER_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(8),
     TRANSFER_BACKOFF_CAP_SECONDS: z.coerce.number().int().min(1).max(43_200).default(900),
     /** Smallest multipart part (S3's minimum, 5 MiB); files below it go in one PUT. A transfer holds (part concurrency + 1) parts in memory. */
-    S3_PART_SIZE_MIB: z.coerce.number().int().min(5).max(5120).default(5),
+    S3_PART_SIZE_MIB: z.coerce.number().int().min(5).max(5120).default(8),
     /** Largest part the store accepts (S3: 5 GiB; fauxqs: 10 MiB). */
     S3_MAX_PART_SIZE_MIB: z.coerce.number().int().min(5).max(5120).default(512),
     /**
@@ -49,6 +49,12 @@ export const ConfigSchema = z
     S3_OBJECT_TAGS: booleanFlag.default(true),
     /** Parts of one file uploading at once; memory is about (this + 1) × part size. */
     TRANSFER_PART_CONCURRENCY: z.coerce.number().int().min(1).max(32).default(2),
+    /**
+     * At most one resume checkpoint (a ledger write) per this many seconds of a multipart upload;
+     * 0 writes one per part. A crash re-reads at most this long's bytes (parts the store holds are
+     * not sent again).
+     */
+    TRANSFER_CHECKPOINT_SECONDS: z.coerce.number().min(0).max(60).default(2),
     /** Most SFTP channels of one connection a large file is read over on a slow link. */
     SFTP_MAX_READ_CHANNELS: z.coerce.number().int().min(1).max(16).default(4),
     /** A read uses one more channel per this many milliseconds of measured round trip. */
@@ -98,9 +104,12 @@ export type Config = z.infer<typeof ConfigSchema>;
 
 export class ConfigError extends Error {
   readonly code = 'config_invalid';
-  constructor(readonly variables: string[], message: string) {
-    super(message);
+  readonly variables: string[];
+  /** What is wrong with each variable, in words that never repeat its value. */
+  constructor(readonly problems: { variable: string; message: string }[]) {
+    super(`Invalid configuration: ${problems.map((problem) => `${problem.variable}: ${problem.message}`).join('; ')}`);
     this.name = 'ConfigError';
+    this.variables = problems.map((problem) => problem.variable);
   }
 }
 
@@ -115,11 +124,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     variable: String(issue.path[0] ?? 'environment'),
     message: issue.message,
   }));
-  const text = problems.map((problem) => `${problem.variable}: ${problem.message}`).join('; ');
-  throw new ConfigError(
-    problems.map((problem) => problem.variable),
-    `Invalid configuration: ${text}`,
-  );
+  throw new ConfigError(problems);
 }
 
 let cached: Config | undefined;

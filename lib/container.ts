@@ -84,6 +84,7 @@ export function buildContainer(config: Config) {
     minPartBytes: config.S3_PART_SIZE_MIB * MiB,
     maxPartBytes: Math.max(config.S3_PART_SIZE_MIB, config.S3_MAX_PART_SIZE_MIB) * MiB,
     partConcurrency: config.TRANSFER_PART_CONCURRENCY,
+    checkpointIntervalMs: config.TRANSFER_CHECKPOINT_SECONDS * 1000,
     backoffCapSeconds: config.TRANSFER_BACKOFF_CAP_SECONDS,
   };
   const files = new DynamoFileCatalog({ client: clients.dynamodb, table: config.FILES_TABLE });

@@ -13,6 +13,8 @@ export interface UploadDeps {
   maxPartBytes: number;
   /** Parts uploading at once; memory is about (this + 1) × part size. */
   partConcurrency: number;
+  /** At most one checkpoint write per this many milliseconds (0: one per part); the last is always written. */
+  checkpointIntervalMs: number;
   /** True when the invocation should checkpoint and hand the rest to a fresh one. */
   shouldYield?: () => boolean;
 }
@@ -154,9 +156,32 @@ export async function uploadInParts(
   const inflight = new Set<Promise<void>>();
   let failure: unknown;
 
+  // Checkpoints are rate-limited: a write per part would cost the ledger as much CPU as the upload
+  // (measured on DynamoDB Local), while the resume point moves back at most one interval's parts,
+  // and parts the store holds past it are not sent again (ListParts on resume).
   let checkpointing = Promise.resolve();
-  const advanceCheckpoint = () => (checkpointing = checkpointing.then(writeCheckpoint));
+  let lastWriteAt = Number.NEGATIVE_INFINITY;
+  let deferred: NodeJS.Timeout | undefined;
+  /** Queues a checkpoint write now, or once the interval since the last one has passed (`now`: regardless). */
+  const advanceCheckpoint = (now = false): Promise<void> => {
+    const wait = lastWriteAt + deps.checkpointIntervalMs - Date.now();
+    if (!now && wait > 0) {
+      deferred ??= setTimeout(() => {
+        deferred = undefined;
+        void advanceCheckpoint();
+      }, wait);
+      return checkpointing;
+    }
+    clearTimeout(deferred);
+    deferred = undefined;
+    lastWriteAt = Date.now();
+    checkpointing = checkpointing.then(writeCheckpoint).catch((error: unknown) => {
+      failure ??= error;
+    });
+    return checkpointing;
+  };
   const writeCheckpoint = async () => {
+    if (failure) return;
     const newParts: UploadedPart[] = [];
     while (finished.has(checkpointed + 1)) {
       const part = finished.get(checkpointed + 1)!;
@@ -175,6 +200,12 @@ export async function uploadInParts(
       partCount: checkpointed,
     });
     for (const part of newParts) hashStates.delete(part.partNumber);
+  };
+  /** Every part sent is finished and checkpointed (or the first failure is thrown). */
+  const settle = async () => {
+    await Promise.all(inflight);
+    await advanceCheckpoint(true);
+    if (failure) throw failure;
   };
 
   const sendPart = async (number: number, body: Buffer, checksum: string): Promise<string> => {
@@ -204,9 +235,9 @@ export async function uploadInParts(
     part = spareBuffers.pop() ?? Buffer.allocUnsafeSlow(partSize);
     filled = 0;
     const task = sendPart(number, body, checksum)
-      .then(async (etag) => {
+      .then((etag) => {
         finished.set(number, { partNumber: number, etag, checksumSha256: checksum });
-        await advanceCheckpoint();
+        void advanceCheckpoint();
       })
       .catch((error: unknown) => {
         failure ??= error;
@@ -218,47 +249,53 @@ export async function uploadInParts(
     inflight.add(task);
   };
 
-  for await (const chunk of session.read(file.remotePath, offset, file.size, { lendChunks: true })) {
-    if (leaseLost()) throw new LeaseLostError(file.fileId);
-    if (failure) throw failure;
-    bytesRead += chunk.length;
-    let rest = chunk;
-    while (rest.length > 0) {
-      const take = Math.min(partSize - filled, rest.length);
-      // Hash slice by slice so the state saved at a part boundary is exactly the prefix's state.
-      runningDigest.update(rest.subarray(0, take));
-      rest.copy(part, filled, 0, take);
-      filled += take;
-      rest = rest.subarray(take);
-      if (filled === partSize) {
-        await flushPart();
-        if (deps.shouldYield?.()) {
-          await Promise.all(inflight);
-          if (failure) throw failure;
-          return { status: 'continued', uploadedBytes: checkpointed * partSize };
+  try {
+    return await streamParts();
+  } finally {
+    clearTimeout(deferred);
+  }
+
+  async function streamParts(): Promise<UploadOutcome> {
+    for await (const chunk of session.read(file.remotePath, offset, file.size, { lendChunks: true })) {
+      if (leaseLost()) throw new LeaseLostError(file.fileId);
+      if (failure) throw failure;
+      bytesRead += chunk.length;
+      let rest = chunk;
+      while (rest.length > 0) {
+        const take = Math.min(partSize - filled, rest.length);
+        // Hash slice by slice so the state saved at a part boundary is exactly the prefix's state.
+        runningDigest.update(rest.subarray(0, take));
+        rest.copy(part, filled, 0, take);
+        filled += take;
+        rest = rest.subarray(take);
+        if (filled === partSize) {
+          await flushPart();
+          if (deps.shouldYield?.()) {
+            await settle();
+            return { status: 'continued', uploadedBytes: checkpointed * partSize };
+          }
         }
       }
     }
+    if (filled > 0) await flushPart();
+    await settle();
+    offset += bytesRead;
+    if (offset !== file.size || !(await unchanged())) {
+      // Best effort: the sweep aborts what this leaves behind.
+      await deps.store.abortMultipartUpload(key, uploadId).catch(() => {});
+      return { status: 'changed' };
+    }
+    const sha256 = runningDigest.digest().toString('hex');
+    const object = await deps.store.completeMultipartUpload(key, uploadId, parts);
+    const storedSize = await deps.store.objectSize(key, object.versionId);
+    if (storedSize !== file.size) throw new StoreError('store_rejected', `stored object is ${storedSize} bytes, expected ${file.size}`);
+    try {
+      await deps.store.recordDigest(key, object.versionId, sha256);
+    } catch (error) {
+      // The object is committed and verified; the ledger and the announcement carry the digest. A
+      // retry here would upload the file again as a new object version.
+      deps.logger.warn('object_digest_tag_failed', { ...log, key, error: error instanceof Error ? error.message : String(error) });
+    }
+    return { status: 'done', sha256, object, bytesRead: offset };
   }
-  if (filled > 0) await flushPart();
-  await Promise.all(inflight);
-  if (failure) throw failure;
-  offset += bytesRead;
-  if (offset !== file.size || !(await unchanged())) {
-    // Best effort: the sweep aborts what this leaves behind.
-    await deps.store.abortMultipartUpload(key, uploadId).catch(() => {});
-    return { status: 'changed' };
-  }
-  const sha256 = runningDigest.digest().toString('hex');
-  const object = await deps.store.completeMultipartUpload(key, uploadId, parts);
-  const storedSize = await deps.store.objectSize(key, object.versionId);
-  if (storedSize !== file.size) throw new StoreError('store_rejected', `stored object is ${storedSize} bytes, expected ${file.size}`);
-  try {
-    await deps.store.recordDigest(key, object.versionId, sha256);
-  } catch (error) {
-    // The object is committed and verified; the ledger and the announcement carry the digest. A
-    // retry here would upload the file again as a new object version.
-    deps.logger.warn('object_digest_tag_failed', { ...log, key, error: error instanceof Error ? error.message : String(error) });
-  }
-  return { status: 'done', sha256, object, bytesRead: offset };
 }

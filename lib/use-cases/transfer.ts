@@ -41,6 +41,8 @@ export interface TransferDeps {
   maxPartBytes: number;
   /** Parts uploading at once; memory is about (this + 1) × part size. */
   partConcurrency: number;
+  /** At most one checkpoint write per this many milliseconds (0: one per part). */
+  checkpointIntervalMs: number;
   backoffCapSeconds: number;
   /** Sessions shared by the transfers of one invocation; without it each transfer connects on its own. */
   sessions?: SftpSessions;

@@ -41,7 +41,8 @@ export class TransferFixture {
     const sshd = await startSshd();
     const proxy = await startTcpProxy(sshd.port);
     const { container, prefix, queueUrls } = await isolatedContainer();
-    const deps: TransferDeps = { ...container.transferDeps, minPartBytes: PART, maxPartBytes: PART, partConcurrency: 2, random: () => 0.5 };
+    // A checkpoint per part: the resume tests need to know exactly which parts are recorded.
+    const deps: TransferDeps = { ...container.transferDeps, minPartBytes: PART, maxPartBytes: PART, partConcurrency: 2, checkpointIntervalMs: 0, random: () => 0.5 };
     return new TransferFixture(sshd, proxy, container, prefix, queueUrls, deps);
   }
 

@@ -152,7 +152,7 @@ describe('object store: resume, cross-checked with the store', { skip }, () => {
     const job = await fixture.detected(server, dir, 'killed-before-checkpoint.bin', content);
     const config = Object.fromEntries(Object.entries(fixture.container.config).map(([name, value]) => [name, String(value)]));
     const worker = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '../helpers/transfer-worker.ts')], {
-      env: { ...process.env, ...config, TRANSFER_LEASE_SECONDS: '5', S3_PART_SIZE_MIB: '5', S3_MAX_PART_SIZE_MIB: '5', TRANSFER_PART_CONCURRENCY: '1', CRASH_AT_CHECKPOINT: '3', JOB: JSON.stringify(job) },
+      env: { ...process.env, ...config, TRANSFER_LEASE_SECONDS: '5', S3_PART_SIZE_MIB: '5', S3_MAX_PART_SIZE_MIB: '5', TRANSFER_PART_CONCURRENCY: '1', TRANSFER_CHECKPOINT_SECONDS: '0', CRASH_AT_CHECKPOINT: '3', JOB: JSON.stringify(job) },
       stdio: 'ignore',
     });
     const [, signal] = (await once(worker, 'exit')) as [number | null, string | null];

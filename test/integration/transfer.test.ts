@@ -156,7 +156,7 @@ describe('transfer: interruptions', () => {
     const job = await detected(server, dir, 'killed.bin', content);
     proxy.throttle(8 * MiB);
     const worker = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '../helpers/transfer-worker.ts')], {
-      env: { ...process.env, ...Object.fromEntries(Object.entries(container.config).map(([name, value]) => [name, String(value)])), TRANSFER_LEASE_SECONDS: '5', S3_PART_SIZE_MIB: '5', S3_MAX_PART_SIZE_MIB: '5', TRANSFER_PART_CONCURRENCY: '1', JOB: JSON.stringify(job) },
+      env: { ...process.env, ...Object.fromEntries(Object.entries(container.config).map(([name, value]) => [name, String(value)])), TRANSFER_LEASE_SECONDS: '5', S3_PART_SIZE_MIB: '5', S3_MAX_PART_SIZE_MIB: '5', TRANSFER_PART_CONCURRENCY: '1', TRANSFER_CHECKPOINT_SECONDS: '0', JOB: JSON.stringify(job) },
       stdio: 'ignore',
     });
     try {
@@ -227,6 +227,22 @@ describe('transfer: checkpoints', () => {
     const entry = await ledgerEntry(job.fileId);
     assert.equal(entry?.partCount, 2, 'the checkpoint of both parts is the one that stays');
     assert.equal(entry?.uploadedBytes, 2 * PART);
+  });
+
+  it('writes at most one checkpoint per interval, and always the last one before completing', async () => {
+    const { server, dir } = await serverFor();
+    const content = randomBytes(6 * PART);
+    const job = await detected(server, dir, 'rate-limited.bin', content);
+    const ledger = Object.create(deps.ledger) as TransferDeps['ledger'];
+    const written: number[] = [];
+    ledger.checkpoint = async (fileId, owner, progress) => {
+      written.push(progress.partCount);
+      return deps.ledger.checkpoint(fileId, owner, progress);
+    };
+    const outcome = await transferFile(job, { ...deps, ledger, checkpointIntervalMs: 60_000 });
+    assert.equal(outcome.status, 'uploaded', JSON.stringify(outcome));
+    assert.deepEqual(written, [1, 6], 'the first part at once, then nothing until the end (the interval never passed), then all six');
+    assert.equal((await ledgerEntry(job.fileId))?.sha256, sha256(content));
   });
 });
 
