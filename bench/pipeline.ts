@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import { connect } from 'amqplib';
 import type { LocalStack } from '../scripts/local/stack';
 import type { Sshd } from '../test/helpers/sshd';
-import { startS3XmlShim } from './s3-xml-shim';
 import { median, percentile, rcloneEnvironment, runCommand, type BenchResult } from './stats';
 
 /**
@@ -69,8 +68,7 @@ export async function benchPipeline(stack: LocalStack, sshd: Sshd, keyFile: stri
   const ours = count / ((Date.now() - started) / 1000);
   await connection.close();
 
-  const shim = await startS3XmlShim(Number(new URL(stack.endpoints.s3).port));
-  const env = rcloneEnvironment(sshd, keyFile, shim.endpoint);
+  const env = rcloneEnvironment(sshd, keyFile, stack.endpoints.s3);
   const theirs: number[] = [];
   for (let run = 0; run < 3; run++) {
     const copyStarted = Date.now();
@@ -78,7 +76,6 @@ export async function benchPipeline(stack: LocalStack, sshd: Sshd, keyFile: stri
     if (result.status === 0) theirs.push(count / ((Date.now() - copyStarted) / 1000));
     await runCommand('rclone', ['purge', 'dst:sluice-ingest/rclone-pipeline'], { env });
   }
-  await shim.close();
 
   return {
     title: 'Whole pipeline on the local stack: detection to notification',

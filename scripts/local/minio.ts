@@ -69,6 +69,9 @@ export async function startMinio(options: MinioOptions): Promise<ChildProcess> {
       MINIO_BROWSER: 'off',
       MINIO_UPDATE: 'off',
       MINIO_API_STALE_UPLOADS_EXPIRY: '168h',
+      // Prometheus metrics without a token: this MinIO listens on loopback only, and the benchmark
+      // counts S3 requests per file from its own counters.
+      MINIO_PROMETHEUS_AUTH_TYPE: 'public',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

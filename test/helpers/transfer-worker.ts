@@ -1,8 +1,9 @@
-import { readFileSync } from 'node:fs';
+import { createReadStream, readFileSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { sweepArrayBuffersPromptly } from '../../lib/adapters/native-garbage';
 import { loadConfig } from '../../lib/config';
 import { buildContainer } from '../../lib/container';
-import type { TransferJob } from '../../lib/ports';
+import type { SftpSession, TransferJob } from '../../lib/ports';
 import { SftpSessions } from '../../lib/use-cases/sftp-sessions';
 import { transferFile, type TransferOutcome } from '../../lib/use-cases/transfer';
 
@@ -26,6 +27,25 @@ if (crashAt > 0) {
     if (progress.partCount >= crashAt) process.kill(process.pid, 'SIGKILL');
     return checkpoint(fileId, owner, progress);
   };
+}
+
+// LOCAL_SOURCE=1: read the job's path from this machine's disk instead of over SFTP. Everything else
+// (parts, hashing, checkpoints, the store) is the transfer function's own: the benchmark's S3-side ceiling.
+if (process.env.LOCAL_SOURCE === '1') {
+  const session: SftpSession = {
+    stat: async (path) => {
+      const stats = await stat(path).catch(() => undefined);
+      return stats && { size: stats.size, mtime: Math.floor(stats.mtimeMs / 1000) };
+    },
+    read: async function* (path, start, end) {
+      if (end > start) yield* createReadStream(path, { start, end: end - 1, highWaterMark: 256 * 1024 }) as AsyncIterable<Buffer>;
+    },
+    remove: async () => {},
+    move: async () => {},
+    listFiles: async function* () {},
+    close: async () => {},
+  };
+  container.transferDeps.sftp = { connect: async () => ({ session, hostKey: '' }) };
 }
 
 async function run(): Promise<{ ok: boolean; result: object }> {
@@ -63,7 +83,7 @@ run().then(
   ({ ok, result }) => {
     const memory = process.memoryUsage();
     const report = process.env.REPORT_RSS
-      ? { maxRssKiB: peakRssKiB(), heapTotalMiB: Math.round(memory.heapTotal / 2 ** 20), heapUsedMiB: Math.round(memory.heapUsed / 2 ** 20), externalMiB: Math.round(memory.external / 2 ** 20), arrayBuffersMiB: Math.round(memory.arrayBuffers / 2 ** 20) }
+      ? { maxRssKiB: peakRssKiB(), cpuSeconds: (process.cpuUsage().user + process.cpuUsage().system) / 1e6, heapTotalMiB: Math.round(memory.heapTotal / 2 ** 20), heapUsedMiB: Math.round(memory.heapUsed / 2 ** 20), externalMiB: Math.round(memory.external / 2 ** 20), arrayBuffersMiB: Math.round(memory.arrayBuffers / 2 ** 20) }
       : {};
     console.log(JSON.stringify({ ...result, ...report }));
     process.exit(ok || !process.env.REPORT_RSS ? 0 : 1);
