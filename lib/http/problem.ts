@@ -1,4 +1,5 @@
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { ConfigError } from '../config';
 import { DomainError, ValidationError } from '../errors';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
@@ -31,6 +32,18 @@ export function toProblem(error: unknown, requestId: string, instance?: string):
       code: error.code,
       requestId,
       ...(error instanceof ValidationError ? { errors: error.issues } : {}),
+    };
+  }
+  if (error instanceof ConfigError) {
+    // The variables are named in the log, for the operator; the caller learns only that it is not their fault.
+    return {
+      type: 'urn:sluice:problem:misconfigured',
+      title: 'Service misconfigured',
+      status: 500,
+      detail: `The service's configuration is invalid; its log names the variables. Quote request id ${requestId} when reporting it.`,
+      ...(instance ? { instance } : {}),
+      code: 'misconfigured',
+      requestId,
     };
   }
   return {

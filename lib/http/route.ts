@@ -3,10 +3,15 @@ import middy, { type MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import type { z } from 'zod';
 import { PayloadTooLargeError, UnauthorizedError, UnsupportedMediaTypeError, ValidationError } from '../errors';
+import { ConfigError } from '../config';
+import { createLogger } from '../logger';
 import type { Logger } from '../ports';
 import { parseOrThrow } from '../validation';
 import { bearerMatches } from './auth';
 import { problemResponse, toProblem } from './problem';
+
+/** Logs what happens before (or without) a valid configuration, which sets the real logger's level. */
+export const bootstrapLogger: Logger = createLogger({ level: 'info', base: { service: 'sluice' } });
 
 /** Requests larger than this are refused with 413; a server registration is a few KiB at most. */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -96,8 +101,10 @@ export function route<B extends z.ZodType | undefined, P extends z.ZodType | und
     onError: (request: Request) => {
       const requestId = request.context.sluiceRequestId ?? randomUUID();
       const problem = toProblem(request.error, requestId, request.event.rawPath);
-      if (problem.status >= 500) {
-        runtime().logger.error('http_unhandled_error', {
+      if (request.error instanceof ConfigError) {
+        logger().error('config_invalid', { requestId, route: request.event.routeKey, variables: request.error.variables, message: request.error.message });
+      } else if (problem.status >= 500) {
+        logger().error('http_unhandled_error', {
           requestId,
           route: request.event.routeKey,
           error: request.error instanceof Error ? { name: request.error.name, message: request.error.message, stack: request.error.stack } : String(request.error),
@@ -108,8 +115,17 @@ export function route<B extends z.ZodType | undefined, P extends z.ZodType | und
     },
   };
 
+  /** The runtime's logger, or the bootstrap one when the runtime cannot be built (bad configuration). */
+  function logger(): Logger {
+    try {
+      return runtime().logger;
+    } catch {
+      return bootstrapLogger;
+    }
+  }
+
   function accessLog(request: Request) {
-    runtime().logger.info('http_request', {
+    logger().info('http_request', {
       requestId: request.context.sluiceRequestId,
       method: request.event.requestContext?.http?.method,
       path: request.event.rawPath,

@@ -37,12 +37,16 @@ export interface ResolvedService {
 
 /**
  * The service definition as the framework resolves it (`serverless print`), so the local stack is
- * provisioned from the very resources `serverless deploy` creates. Cached by the file's hash: the
- * framework takes seconds to start.
+ * provisioned from the very resources `serverless deploy` creates. Cached by the file's hash and the
+ * values of the `${env:...}` variables it reads: the framework takes seconds to start.
  */
 export async function resolveService(projectRoot: string, stage: string, cacheDir: string): Promise<ResolvedService> {
   const definition = readFileSync(join(projectRoot, 'serverless.yml'));
-  const key = createHash('sha256').update(definition).update(stage).update(process.env.S3_BUCKET ?? '').digest('hex').slice(0, 16);
+  const hash = createHash('sha256').update(definition).update(stage);
+  for (const name of new Set([...definition.toString('utf8').matchAll(/\$\{env:([A-Za-z0-9_]+)/g)].map((match) => match[1]!))) {
+    hash.update(`\0${name}=${process.env[name] ?? '\u0001unset'}`);
+  }
+  const key = hash.digest('hex').slice(0, 16);
   const cacheFile = join(cacheDir, `service-${key}.json`);
   try {
     return JSON.parse(readFileSync(cacheFile, 'utf8')) as ResolvedService;

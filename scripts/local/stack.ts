@@ -6,10 +6,11 @@ import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { LOCAL_AMQP_URL } from '../../lib/adapters/amqp-publisher';
+import { ConfigError, loadConfig } from '../../lib/config';
 import { assertJava, startDynamoDbLocal } from './dynamodb';
 import { findMinio, MINIO_DEFAULT_CREDENTIALS, MissingMinioError, startMinio } from './minio';
 import { startStandIn, stopChild, waitFor } from './processes';
-import { provision, resolveService } from './provision';
+import { provision, resolveService, type ResolvedService } from './provision';
 import { sqsMappings, startSqsEventSources, type Invoke } from './sqs-event-source';
 
 export interface LocalStackOptions {
@@ -101,6 +102,40 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       secretAccessKey: env.AWS_SECRET_ACCESS_KEY ?? (s3Kind === 'minio' ? MINIO_DEFAULT_CREDENTIALS : LOCAL_CREDENTIALS).secretAccessKey,
     };
 
+    const region = env.AWS_REGION ?? 'us-east-1';
+    const stackEnv: Record<string, string> = {
+      AWS_REGION: region,
+      AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+      AWS_ENDPOINT_URL_S3: endpoints.s3,
+      AWS_ENDPOINT_URL_SQS: endpoints.sqs,
+      AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodb,
+      AWS_ENDPOINT_URL_SECRETS_MANAGER: endpoints.secretsManager,
+      S3_FORCE_PATH_STYLE: env.S3_FORCE_PATH_STYLE ?? 'true',
+      // The broker comes from the environment here, never from Secrets Manager (serverless.yml names
+      // the AWS secret for every stage): by default the local RabbitMQ.
+      AMQP_URL: env.AMQP_URL ?? LOCAL_AMQP_URL,
+      // fauxqs refuses request bodies over 11 MiB, and takes a tagging request for a new object body.
+      ...(s3Kind === 'fauxqs' ? { S3_MAX_PART_SIZE_MIB: env.S3_MAX_PART_SIZE_MIB ?? '10', S3_OBJECT_TAGS: 'false' } : {}),
+    };
+
+    const apiToken = env.SLUICE_API_TOKEN || randomBytes(24).toString('base64url');
+    const apiPort = numberFrom(env.PORT, options.apiPort ?? 3000);
+    const lambdaPort = numberFrom(env.SLUICE_LAMBDA_PORT, options.lambdaPort ?? 3002);
+    const functionEnv: NodeJS.ProcessEnv = {
+      ...env,
+      ...stackEnv,
+      SLUICE_API_TOKEN: apiToken,
+      PORT: String(apiPort),
+      SLUICE_LAMBDA_PORT: String(lambdaPort),
+      SLS_TELEMETRY_DISABLED: '1',
+      SLS_NOTIFICATIONS_MODE: 'off',
+      SLUICE_ESBUILD_DIR: `.esbuild/offline-${apiPort}`,
+    };
+    // Fail fast: every function's configuration is checked, as its cold start would, before anything runs.
+    const service = await resolveService(options.projectRoot, stage, join(dataDir, 'cache'));
+    checkFunctionConfig(service, functionEnv);
+
     if (!configured('DYNAMODB')) assertJava();
     if (s3Kind === 'fauxqs' || !configured('SQS')) {
       const fauxqs = await startStandIn('fauxqs', ['--port', String(awsPort), '--data-dir', join(dataDir, 'fauxqs')], `http://127.0.0.1:${awsPort}/`);
@@ -134,24 +169,6 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       if (configured(service)) log(`${service.padEnd(23)} ${configured(service)} (from the environment)`);
     }
 
-    const region = env.AWS_REGION ?? 'us-east-1';
-    const stackEnv: Record<string, string> = {
-      AWS_REGION: region,
-      AWS_ACCESS_KEY_ID: credentials.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
-      AWS_ENDPOINT_URL_S3: endpoints.s3,
-      AWS_ENDPOINT_URL_SQS: endpoints.sqs,
-      AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodb,
-      AWS_ENDPOINT_URL_SECRETS_MANAGER: endpoints.secretsManager,
-      S3_FORCE_PATH_STYLE: env.S3_FORCE_PATH_STYLE ?? 'true',
-      // The broker comes from the environment here, never from Secrets Manager (serverless.yml names
-      // the AWS secret for every stage): by default the local RabbitMQ.
-      AMQP_URL: env.AMQP_URL ?? LOCAL_AMQP_URL,
-      // fauxqs refuses request bodies over 11 MiB, and takes a tagging request for a new object body.
-      ...(s3Kind === 'fauxqs' ? { S3_MAX_PART_SIZE_MIB: env.S3_MAX_PART_SIZE_MIB ?? '10', S3_OBJECT_TAGS: 'false' } : {}),
-    };
-
-    const service = await resolveService(options.projectRoot, stage, join(dataDir, 'cache'));
     const clientConfig = { region, credentials };
     const clients = {
       dynamodb: new DynamoDBClient({ ...clientConfig, endpoint: endpoints.dynamodb }),
@@ -163,19 +180,6 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     });
     log(`Tables, bucket and ${Object.keys(queueUrls).length} queues ready`);
 
-    const apiToken = env.SLUICE_API_TOKEN || randomBytes(24).toString('base64url');
-    const apiPort = numberFrom(env.PORT, options.apiPort ?? 3000);
-    const lambdaPort = numberFrom(env.SLUICE_LAMBDA_PORT, options.lambdaPort ?? 3002);
-    const functionEnv: NodeJS.ProcessEnv = {
-      ...env,
-      ...stackEnv,
-      SLUICE_API_TOKEN: apiToken,
-      PORT: String(apiPort),
-      SLUICE_LAMBDA_PORT: String(lambdaPort),
-      SLS_TELEMETRY_DISABLED: '1',
-      SLS_NOTIFICATIONS_MODE: 'off',
-      SLUICE_ESBUILD_DIR: `.esbuild/offline-${apiPort}`,
-    };
     const offline = spawn(
       process.execPath,
       [join(options.projectRoot, 'node_modules/serverless/bin/serverless.js'), 'offline', 'start', '--stage', stage],
@@ -237,6 +241,27 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     await stop();
     throw error;
   }
+}
+
+/**
+ * Parses each function's environment (serverless.yml's, then the local one on top, as
+ * serverless-offline's `localEnvironment` does) like its cold start; throws naming every bad
+ * variable with what is wrong, never its value.
+ */
+export function checkFunctionConfig(service: Pick<ResolvedService, 'provider' | 'functions'>, env: NodeJS.ProcessEnv): void {
+  const problems = new Map<string, string>();
+  for (const definition of Object.values(service.functions)) {
+    try {
+      loadConfig({ ...service.provider.environment, ...definition.environment, ...env });
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      for (const problem of error.problems) problems.set(problem.variable, problem.message);
+    }
+  }
+  if (problems.size === 0) return;
+  throw new LocalStackConfigError(
+    ['Invalid configuration; nothing was started:', ...[...problems].map(([variable, message]) => `  ${variable}: ${message}`)].join('\n'),
+  );
 }
 
 export const LOCAL_CREDENTIALS = { accessKeyId: 'sluicelocal', secretAccessKey: 'sluicelocal' };

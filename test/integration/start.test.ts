@@ -170,4 +170,19 @@ describe('npm start', () => {
     assert.equal(result.status, 1);
     assert.match(result.stdout + result.stderr, /SLUICE_LOCAL_S3: must be fauxqs or minio/);
   });
+
+  it('validates the whole configuration before it serves: exits non-zero naming each bad variable, never its value, starting nothing', async () => {
+    const result = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], {
+      env: { ...baseEnv(), SLUICE_API_TOKEN: 'short-tok', S3_BUCKET: 'Not_A_Bucket', TRANSFER_PART_CONCURRENCY: 'lots' },
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+    const output = result.stdout + result.stderr;
+    assert.equal(result.status, 1, output);
+    assert.match(output, /Invalid configuration; nothing was started/);
+    for (const variable of ['SLUICE_API_TOKEN', 'S3_BUCKET', 'TRANSFER_PART_CONCURRENCY']) assert.match(output, new RegExp(`${variable}: `), variable);
+    for (const value of ['short-tok', 'Not_A_Bucket', 'lots']) assert.doesNotMatch(output, new RegExp(value), `the value ${value} is not printed`);
+    assert.doesNotMatch(output, /\n\s+at /, 'no stack trace');
+    assert.equal(await portOpen(ports.SLUICE_LOCAL_DYNAMODB_PORT), false, 'no stand-in was started');
+  });
 });
