@@ -41,13 +41,15 @@ export async function benchRequestsPerFile(input: RequestsInput): Promise<BenchR
   ];
   const countWorker = async (worker: string, path: string) => {
     const job = await runner.jobFor(path, server, dir);
-    const counts = await s3RequestsDuring(s3Endpoint, () => runner.run(worker, { JOB: JSON.stringify(job) }));
+    let seconds = 0;
+    const counts = await s3RequestsDuring(s3Endpoint, async () => (seconds = (await runner.run(worker, { JOB: JSON.stringify(job) })).seconds));
     await input.removeObject(`${server.keyPrefix}/${path.slice(dir.length + 1)}`);
-    return describeRequests(counts);
+    return `${describeRequests(counts)} | ${seconds.toFixed(1)}`;
   };
 
   const rows: string[] = [];
   for (const file of files) rows.push(`| ${file.label} | sluice now | ${await countWorker(input.worker, file.path)} |`);
+  // "Before" gets the same settings (part size, concurrency) but its own code: a checkpoint per part, SigV4 payload hashing.
 
   let beforeNote = `Before: the transfer worker of commit ${SELF_COPY_COMMIT}, built from a git worktree of it.`;
   const worktree = join(input.workDir, 'before');
@@ -65,19 +67,22 @@ export async function benchRequestsPerFile(input: RequestsInput): Promise<BenchR
   const env = rcloneEnvironment(input.sshd, input.keyFile, s3Endpoint);
   for (const file of files) {
     const target = `dst:${input.container.config.S3_BUCKET}/rclone/${file.path.slice(dir.length + 1)}`;
+    let seconds = 0;
+    const started = Date.now();
     const counts = await s3RequestsDuring(s3Endpoint, async () => {
       const result = await runCommand('rclone', ['copyto', '--retries', '1', `src:${file.path}`, target], { env, timeoutMs: 600_000 });
       if (result.status !== 0) throw new Error(`rclone copyto failed: ${result.stderr.slice(0, 300)}`);
+      seconds = (Date.now() - started) / 1000;
     });
     await input.removeObject(`rclone/${file.path.slice(dir.length + 1)}`);
-    rows.push(`| ${file.label} | \`rclone copyto\`, defaults | ${describeRequests(counts)} |`);
+    rows.push(`| ${file.label} | \`rclone copyto\`, defaults | ${describeRequests(counts)} | ${seconds.toFixed(1)} |`);
   }
 
   return {
     title: 'S3 requests per file',
     markdown: [
-      '| file | code | S3 requests MinIO served (total: by API) |',
-      '|---|---|---|',
+      '| file | code | S3 requests MinIO served (total: by API) | seconds (one run) |',
+      '|---|---|---|---|',
       ...rows,
       '',
       `Counted by MinIO itself (\`minio_api_requests_total\` from /minio/metrics/v3/api/requests, before and after each transfer). ${beforeNote}`,
