@@ -206,7 +206,7 @@ export async function benchTransfer(sshd: Sshd, keyFile: string, s3Endpoint: str
         `Medians of ${options.runs} runs at 1 GiB and of ${options.largeRuns} at larger sizes. Runs: ${runsNote.join(' ')}`,
         '',
         `sluice: the bundled transfer function in its own process, start-up included; parts of ${config.S3_PART_SIZE_MIB} MiB (max ${config.S3_MAX_PART_SIZE_MIB}), ${config.TRANSFER_PART_CONCURRENCY} in flight,`,
-        'whole-file and per-part SHA-256 (the store verifies each part), a DynamoDB Local checkpoint per part, the committed version checked',
+        `whole-file and per-part SHA-256 (the store verifies each part), a DynamoDB Local checkpoint at most every ${config.TRANSFER_CHECKPOINT_SECONDS} s, the committed version checked`,
         `(HeadObject) and tagged with its digest. The S3-side ceiling is that same worker with the SFTP session replaced by a local-file reader`,
         '(`LOCAL_SOURCE=1` in test/helpers/transfer-worker.ts): everything but SFTP. The 20 ms round trip is a delay proxy (10 ms each way) in',
         `front of sshd; over it sluice reads over up to ${config.SFTP_MAX_READ_CHANNELS} SFTP channels of one connection. ${rcloneVersion}, straight to MinIO;`,
