@@ -28,10 +28,23 @@ interface CfnResource {
   Properties?: Record<string, unknown>;
 }
 
+export interface ResolvedFunction {
+  handler: string;
+  timeout?: number;
+  memorySize?: number;
+  environment?: Record<string, string>;
+  events?: {
+    sqs?: { arn: unknown; batchSize?: number; functionResponseType?: string; maximumConcurrency?: number };
+    schedule?: string | { rate: string | string[]; enabled?: boolean };
+    httpApi?: unknown;
+    http?: unknown;
+  }[];
+}
+
 export interface ResolvedService {
   service: string;
-  provider: { environment: Record<string, string>; region: string };
-  functions: Record<string, { environment?: Record<string, string>; events?: { sqs?: { arn: unknown; batchSize?: number; functionResponseType?: string; maximumConcurrency?: number } }[] }>;
+  provider: { environment: Record<string, string>; region: string; timeout?: number; memorySize?: number };
+  functions: Record<string, ResolvedFunction>;
   resources: { Resources: Record<string, CfnResource> };
 }
 
@@ -40,11 +53,11 @@ export interface ResolvedService {
  * provisioned from the very resources `serverless deploy` creates. Cached by the file's hash and the
  * values of the `${env:...}` variables it reads: the framework takes seconds to start.
  */
-export async function resolveService(projectRoot: string, stage: string, cacheDir: string): Promise<ResolvedService> {
+export async function resolveService(projectRoot: string, stage: string, cacheDir: string, env: NodeJS.ProcessEnv = process.env): Promise<ResolvedService> {
   const definition = readFileSync(join(projectRoot, 'serverless.yml'));
   const hash = createHash('sha256').update(definition).update(stage);
   for (const name of new Set([...definition.toString('utf8').matchAll(/\$\{env:([A-Za-z0-9_]+)/g)].map((match) => match[1]!))) {
-    hash.update(`\0${name}=${process.env[name] ?? '\u0001unset'}`);
+    hash.update(`\0${name}=${env[name] ?? '\u0001unset'}`);
   }
   const key = hash.digest('hex').slice(0, 16);
   const cacheFile = join(cacheDir, `service-${key}.json`);
@@ -54,7 +67,7 @@ export async function resolveService(projectRoot: string, stage: string, cacheDi
     const { stdout } = await run(
       process.execPath,
       [join(projectRoot, 'node_modules/serverless/bin/serverless.js'), 'print', '--stage', stage, '--format', 'json'],
-      { cwd: projectRoot, maxBuffer: 16 * 1024 * 1024, env: { ...process.env, SLS_TELEMETRY_DISABLED: '1' } },
+      { cwd: projectRoot, maxBuffer: 16 * 1024 * 1024, env: { ...env, SLS_TELEMETRY_DISABLED: '1' } },
     );
     const service = JSON.parse(stdout) as ResolvedService;
     mkdirSync(cacheDir, { recursive: true });

@@ -10,8 +10,9 @@ import { ConfigError, loadConfig } from '../../lib/config';
 import { assertJava, startDynamoDbLocal } from './dynamodb';
 import { findMinio, MINIO_DEFAULT_CREDENTIALS, MissingMinioError, startMinio } from './minio';
 import { startStandIn, stopChild, waitFor } from './processes';
-import { provision, resolveService, type ResolvedService } from './provision';
-import { sqsMappings, startSqsEventSources, type Invoke } from './sqs-event-source';
+import { bundleFunctions, startLambdaRuntime, startSchedules, type LocalFunction } from './lambda-runtime';
+import { provision, resolveService, type ResolvedFunction, type ResolvedService } from './provision';
+import { sqsMappings, startSqsEventSources, type SqsMapping } from './sqs-event-source';
 
 export interface LocalStackOptions {
   projectRoot: string;
@@ -132,8 +133,11 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       SLS_NOTIFICATIONS_MODE: 'off',
       SLUICE_ESBUILD_DIR: `.esbuild/offline-${apiPort}`,
     };
+    // serverless-offline serves the HTTP API only; the queue and scheduled functions run in the
+    // local Lambda runtime below (scripts/local/lambda-runtime.ts says why).
+    const offlineEnv: NodeJS.ProcessEnv = { ...functionEnv, SLUICE_OFFLINE_HTTP_ONLY: '1' };
     // Fail fast: every function's configuration is checked, as its cold start would, before anything runs.
-    const service = await resolveService(options.projectRoot, stage, join(dataDir, 'cache'));
+    const service = await resolveService(options.projectRoot, stage, join(dataDir, 'cache'), functionEnv);
     checkFunctionConfig(service, functionEnv);
 
     if (!configured('DYNAMODB')) assertJava();
@@ -183,7 +187,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const offline = spawn(
       process.execPath,
       [join(options.projectRoot, 'node_modules/serverless/bin/serverless.js'), 'offline', 'start', '--stage', stage],
-      { cwd: options.projectRoot, env: functionEnv, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
+      { cwd: options.projectRoot, env: offlineEnv, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
     );
     stoppers.push(() => stopChild(offline, true));
     const forward = (chunk: Buffer) => options.functionOutput?.(chunk.toString('utf8'));
@@ -202,31 +206,24 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     log(`API                     ${apiUrl}`);
 
     const mappings = sqsMappings(service.functions, service.resources.Resources);
+    const functions = localFunctions(service, functionEnv, mappings);
+    const bundles = await bundleFunctions(options.projectRoot, functions, join(dataDir, 'functions'));
+    const runtime = startLambdaRuntime({ functions, bundles, output: options.functionOutput });
+    stoppers.push(() => runtime.stop());
+    const warn = (event: string, fields: Record<string, unknown>) => options.functionOutput?.(`${JSON.stringify({ level: 'warn', event, ...fields })}\n`);
     if (mappings.length > 0) {
-      const invoke: Invoke = async (functionName, event) => {
-        const response = await fetch(
-          `http://127.0.0.1:${lambdaPort}/2015-03-31/functions/${service.service}-${stage}-${functionName}/invocations`,
-          { method: 'POST', body: JSON.stringify(event) },
-        );
-        const text = await response.text();
-        const functionError = response.headers.get('x-amz-function-error');
-        if (!response.ok || functionError) return { error: `${functionError ?? `HTTP ${response.status}`}: ${text.slice(0, 500)}` };
-        return { payload: text ? JSON.parse(text) : undefined };
-      };
       const sqs = new SQSClient({ ...clientConfig, endpoint: endpoints.sqs });
-      const runner = startSqsEventSources({
-        sqs,
-        mappings,
-        invoke,
-        region,
-        log: (event, fields) => options.functionOutput?.(`${JSON.stringify({ level: 'warn', event, ...fields })}\n`),
-      });
+      const runner = startSqsEventSources({ sqs, mappings, invoke: runtime.invoke, region, log: warn });
       stoppers.push(async () => {
         await runner.stop();
         sqs.destroy();
       });
-      log(`SQS event sources       ${mappings.map((mapping) => `${mapping.queueName} -> ${mapping.functionName}`).join(', ')}`);
+      log(`SQS event sources       ${mappings.map((mapping) => `${mapping.queueName} -> ${mapping.functionName} (${mapping.maximumConcurrency})`).join(', ')}`);
     }
+    const schedules = scheduledFunctions(service);
+    const scheduler = startSchedules(runtime, schedules, warn);
+    stoppers.push(async () => scheduler.stop());
+    log(`Schedules               ${schedules.map((schedule) => `${schedule.functionName} ${schedule.rate}`).join(', ')}`);
 
     return {
       apiUrl,
@@ -244,7 +241,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 }
 
 /**
- * Parses each function's environment (serverless.yml's, then the local one on top, as
+ * Parses each function's environment (the local one, then serverless.yml's on top, as
  * serverless-offline's `localEnvironment` does) like its cold start; throws naming every bad
  * variable with what is wrong, never its value.
  */
@@ -252,7 +249,7 @@ export function checkFunctionConfig(service: Pick<ResolvedService, 'provider' | 
   const problems = new Map<string, string>();
   for (const definition of Object.values(service.functions)) {
     try {
-      loadConfig({ ...service.provider.environment, ...definition.environment, ...env });
+      loadConfig(functionEnvironment(service, definition, env));
     } catch (error) {
       if (!(error instanceof ConfigError)) throw error;
       for (const problem of error.problems) problems.set(problem.variable, problem.message);
@@ -261,6 +258,42 @@ export function checkFunctionConfig(service: Pick<ResolvedService, 'provider' | 
   if (problems.size === 0) return;
   throw new LocalStackConfigError(
     ['Invalid configuration; nothing was started:', ...[...problems].map(([variable, message]) => `  ${variable}: ${message}`)].join('\n'),
+  );
+}
+
+/** The queue and scheduled functions, each with the environment serverless-offline would give it. */
+function localFunctions(service: ResolvedService, env: NodeJS.ProcessEnv, mappings: SqsMapping[]): LocalFunction[] {
+  const functions: LocalFunction[] = [];
+  for (const [name, definition] of Object.entries(service.functions)) {
+    const events = definition.events ?? [];
+    if (!events.some((event) => event.sqs || event.schedule)) continue;
+    const concurrency = Math.max(1, ...mappings.filter((mapping) => mapping.functionName === name).map((mapping) => mapping.maximumConcurrency));
+    functions.push({
+      name,
+      handler: definition.handler,
+      timeoutSeconds: definition.timeout ?? service.provider.timeout ?? 6,
+      memorySize: definition.memorySize ?? service.provider.memorySize ?? 1024,
+      maxEnvironments: concurrency,
+      env: functionEnvironment(service, definition, env, name),
+    });
+  }
+  return functions;
+}
+
+/** As serverless-offline with `localEnvironment`: the local environment, then serverless.yml's on top. */
+function functionEnvironment(service: Pick<ResolvedService, 'provider'>, definition: ResolvedFunction, env: NodeJS.ProcessEnv, name = 'function'): Record<string, string> {
+  const merged: Record<string, string | undefined> = { ...env, ...service.provider.environment, ...definition.environment, IS_OFFLINE: 'true', AWS_LAMBDA_FUNCTION_NAME: name };
+  return Object.fromEntries(Object.entries(merged).filter((entry): entry is [string, string] => typeof entry[1] === 'string'));
+}
+
+function scheduledFunctions(service: ResolvedService): { functionName: string; rate: string }[] {
+  return Object.entries(service.functions).flatMap(([functionName, definition]) =>
+    (definition.events ?? []).flatMap((event) => {
+      if (!event.schedule) return [];
+      if (typeof event.schedule === 'string') return [{ functionName, rate: event.schedule }];
+      if (event.schedule.enabled === false) return [];
+      return [event.schedule.rate].flat().map((rate) => ({ functionName, rate }));
+    }),
   );
 }
 

@@ -1,0 +1,26 @@
+'use strict';
+/**
+ * Serverless plugin, active only when `npm start` (or the test stack) sets SLUICE_OFFLINE_HTTP_ONLY=1:
+ * leaves serverless-offline (and serverless-esbuild under it) only the HTTP API's functions. The
+ * queue and scheduled functions run in the local Lambda runtime (scripts/local/lambda-runtime.ts),
+ * which keeps warm environments as Lambda does; serverless-offline has no SQS event source and,
+ * measured here, held gigabytes for them. Listed first in serverless.yml so its `initialize` hook
+ * runs before serverless-esbuild reads the function list. No effect on package or deploy.
+ */
+class OfflineHttpOnly {
+  constructor(serverless) {
+    this.hooks = {
+      initialize: () => {
+        if (process.env.SLUICE_OFFLINE_HTTP_ONLY !== '1') return;
+        const functions = serverless.service.functions;
+        for (const [name, definition] of Object.entries(functions)) {
+          const events = definition.events || [];
+          const http = events.some((event) => event.httpApi || event.http);
+          if (!http && name !== 'authorizer') delete functions[name];
+        }
+      },
+    };
+  }
+}
+
+module.exports = OfflineHttpOnly;
