@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -42,6 +43,12 @@ export async function benchPipeline(stack: LocalStack, sshd: Sshd, keyFile: stri
     }
   };
 
+  // RSS of the product's own processes: this one (it hosts the local Lambda runtime's environments)
+  // and serverless-offline with its children; not the stand-ins, RabbitMQ or sshd.
+  const rssSamples: number[] = [];
+  const idleRss = productRssMiB();
+  const sampler = setInterval(() => rssSamples.push(productRssMiB()), 1000);
+
   // Latency: 200 small files written over ~40 s into a polled directory (default 5 s interval and
   // 5 s stability), each timed from the end of its write to its message.
   const latencyDir = join(sshd.root, 'bench-latency');
@@ -66,6 +73,8 @@ export async function benchPipeline(stack: LocalStack, sshd: Sshd, keyFile: stri
   await register(`bench-many-${randomBytes(3).toString('hex')}`, manyDir);
   await until(() => [...arrivals.keys()].filter((path) => path.startsWith(manyDir)).length === count, 900_000);
   const ours = count / ((Date.now() - started) / 1000);
+  clearInterval(sampler);
+  const afterRss = productRssMiB();
   await connection.close();
 
   const env = rcloneEnvironment(sshd, keyFile, stack.endpoints.s3);
@@ -84,13 +93,31 @@ export async function benchPipeline(stack: LocalStack, sshd: Sshd, keyFile: stri
       '|---|---|---|---|',
       `| file written -> AMQP message, p50 (s), 200 files | ${percentile(latencies, 0.5).toFixed(1)} | — | — |`,
       `| file written -> AMQP message, p99 (s), 200 files | ${percentile(latencies, 0.99).toFixed(1)} | — | — |`,
+      `| RSS of sluice's own processes (MiB): idle before / peak / right after | ${idleRss.toFixed(0)} / ${Math.max(...rssSamples).toFixed(0)} / ${afterRss.toFixed(0)} | — | — |`,
       `| 2,000 × 4 KiB, files/s end to end | ${ours.toFixed(0)} | \`rclone copy\` (defaults, median of 3): ${theirs.length ? median(theirs).toFixed(0) : 'failed'} | ${theirs.length ? (ours / median(theirs)).toFixed(2) : 'n/a'} |`,
       '',
       'Default settings: a 5 s poll interval and 5 s `stableAfterSeconds`, so a file is taken once two listings at least 5 s apart',
       'saw it unchanged; the latency floor is therefore 5-10 s by design. sluice end to end = registration -> the 2,000th message: poll,',
       'dedup lock and enqueue in DynamoDB/SQS, transfer (claim, SHA-256, upload, ledger), and a confirmed AMQP publish per file, all through',
-      'serverless-offline and the SQS event-source runner on the same two cores. The servers allow 4 SFTP connections (`maxConnections`),',
+      'serverless-offline (HTTP) and the local Lambda runtime (queue and scheduled functions) on the same two cores. The servers allow 4 SFTP connections (`maxConnections`),',
       "as rclone's default 4 transfers. rclone only copies (no ledger, no notification).",
     ].join('\n'),
   };
+}
+
+/** RSS (MiB) of this process and of serverless-offline's process tree, from ps. */
+function productRssMiB(): number {
+  const rows = execFileSync('ps', ['-eo', 'pid=,ppid=,rss=,args='], { encoding: 'utf8' })
+    .trim()
+    .split('\n')
+    .map((line) => {
+      const [pid, ppid, rss, ...args] = line.trim().split(/\s+/);
+      return { pid: Number(pid), ppid: Number(ppid), rssKiB: Number(rss), args: args.join(' ') };
+    });
+  const included = new Set<number>([process.pid, ...rows.filter((row) => row.args.includes('serverless.js offline')).map((row) => row.pid)]);
+  for (let grown = true; grown; ) {
+    grown = false;
+    for (const row of rows) if (!included.has(row.pid) && included.has(row.ppid) && !/minio|java|fauxqs|stand-in|sshd|rclone/.test(row.args)) (included.add(row.pid), (grown = true));
+  }
+  return rows.filter((row) => included.has(row.pid)).reduce((sum, row) => sum + row.rssKiB, 0) / 1024;
 }

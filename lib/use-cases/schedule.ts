@@ -8,6 +8,9 @@ export interface ScheduleDeps {
   logger: Logger;
 }
 
+/** The scheduler runs once a minute (serverless.yml) and enqueues the polls due before its next run. */
+export const SCHEDULE_WINDOW_SECONDS = 60;
+
 /**
  * Fans a once-a-minute schedule out into per-server poll ticks: for every active server, one SQS
  * message per poll due in the next `windowSeconds`, delayed (DelaySeconds) to its due time. So each
@@ -15,7 +18,7 @@ export interface ScheduleDeps {
  * minute, and servers are polled in parallel by independent workers. Ticks due before a backed-off
  * server's nextPollAt are not sent.
  */
-export async function schedulePollTicks(deps: ScheduleDeps, windowSeconds = 60): Promise<{ servers: number; ticks: number }> {
+export async function schedulePollTicks(deps: ScheduleDeps, windowSeconds = SCHEDULE_WINDOW_SECONDS): Promise<{ servers: number; ticks: number }> {
   const now = deps.clock.now().getTime();
   let nextToken: string | undefined;
   let servers = 0;

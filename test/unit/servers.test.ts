@@ -53,6 +53,24 @@ describe('createServer', () => {
   });
 });
 
+describe('polls of a new server', () => {
+  it('are enqueued at its interval until the scheduler\'s next run, not just once', async () => {
+    const deps = fakeServerDeps();
+    const view = await createServer(input({ pollIntervalSeconds: 5 }), deps);
+    assert.deepEqual(deps.ticks.messages.map((entry) => entry.delaySeconds), [0, 5, 10, 15, 20, 25, 30, 35, 40, 45, 50, 55]);
+    assert.ok(deps.ticks.messages.every((entry) => entry.message.serverId === view.id));
+    const [first, second] = deps.ticks.messages.map((entry) => Date.parse(entry.message.dueAt));
+    assert.equal(second! - first!, 5000, 'each tick is due when it is delivered');
+  });
+
+  it('are one, now, for a server polled less often than once a minute; none for an inactive one', async () => {
+    const deps = fakeServerDeps();
+    await createServer(input({ name: 'hourly', pollIntervalSeconds: 3600 }), deps);
+    await createServer(input({ name: 'paused', active: false }), deps);
+    assert.deepEqual(deps.ticks.messages.map((entry) => entry.delaySeconds), [0]);
+  });
+});
+
 describe('updateServer', () => {
   it('rotates the secret in place when a new password is given', async () => {
     const deps = fakeServerDeps();
