@@ -129,7 +129,7 @@ async function resume(saved: NonNullable<ClaimedFile['upload']>, file: ClaimedFi
  *   allocated once, whatever the file size. Each part goes with its SHA-256; one the store refuses as
  *   corrupted is sent again.
  * - Parts finish out of order; the checkpoint (parts, byte offset, digest state) advances over the
- *   contiguous prefix only, one write at a time, so the resume point never moves back.
+ *   contiguous prefix only, one write at a time (at most one per interval), never moving back.
  * - A part the store already holds with the same checksum (uploaded before a crash, never
  *   checkpointed) is not sent again; the file's bytes are still read for the whole-file digest.
  * - At the end the byte count and the file's size/mtime are checked before the upload is completed;
@@ -156,9 +156,8 @@ export async function uploadInParts(
   const inflight = new Set<Promise<void>>();
   let failure: unknown;
 
-  // Checkpoints are rate-limited: a write per part would cost the ledger as much CPU as the upload
-  // (measured on DynamoDB Local), while the resume point moves back at most one interval's parts,
-  // and parts the store holds past it are not sent again (ListParts on resume).
+  // Rate-limited: a write per part cost DynamoDB Local half a core (measured); a crash loses at most
+  // one interval, and parts the store holds past the checkpoint are not sent again (ListParts).
   let checkpointing = Promise.resolve();
   let lastWriteAt = Number.NEGATIVE_INFINITY;
   let deferred: NodeJS.Timeout | undefined;
