@@ -121,10 +121,10 @@ export function startLambdaRuntime(options: {
     return { worker, ready, busy: false };
   };
 
-  const retire = (pool: { environments: Set<Environment> }, environment: Environment) => {
+  const retire = (pool: { environments: Set<Environment> }, environment: Environment): Promise<number> => {
     clearTimeout(environment.idleTimer);
     pool.environments.delete(environment);
-    void environment.worker.terminate();
+    return environment.worker.terminate();
   };
 
   const acquire = async (name: string): Promise<Environment> => {
@@ -163,7 +163,7 @@ export function startLambdaRuntime(options: {
     const next = pool.waiting.shift();
     if (next) return next(environment);
     environment.busy = false;
-    environment.idleTimer = setTimeout(() => retire(pool, environment), idleMs);
+    environment.idleTimer = setTimeout(() => void retire(pool, environment), idleMs);
     environment.idleTimer.unref();
   };
 
@@ -175,7 +175,7 @@ export function startLambdaRuntime(options: {
     try {
       await environment.ready;
     } catch (error) {
-      retire(pool, environment);
+      void retire(pool, environment);
       release(name, environment);
       return { error: `Runtime.InitError: ${error instanceof Error ? error.message : String(error)}` };
     }
@@ -185,7 +185,7 @@ export function startLambdaRuntime(options: {
       const onMessage = (message: { id?: string; result?: unknown; error?: { errorType: string; errorMessage: string }; fatal?: boolean }) => {
         if (message.id !== id) return;
         cleanup();
-        if (message.fatal) retire(pool, environment);
+        if (message.fatal) void retire(pool, environment);
         resolve(message.error ? { error: `${message.error.errorType}: ${message.error.errorMessage}` } : { payload: message.result });
       };
       const onExit = (code: number) => {
@@ -195,7 +195,7 @@ export function startLambdaRuntime(options: {
       };
       const timer = setTimeout(() => {
         cleanup();
-        retire(pool, environment);
+        void retire(pool, environment);
         resolve({ error: `Task timed out after ${pool.definition.timeoutSeconds} seconds` });
       }, timeoutMs);
       const cleanup = () => {
@@ -216,8 +216,7 @@ export function startLambdaRuntime(options: {
     environments: () => Object.fromEntries([...pools].map(([name, pool]) => [name, pool.environments.size])),
     async stop() {
       stopped = true;
-      const all = [...pools.values()].flatMap((pool) => [...pool.environments].map((environment) => ({ pool, environment })));
-      await Promise.all(all.map(({ pool, environment }) => (retire(pool, environment), environment.worker.terminate())));
+      await Promise.all([...pools.values()].flatMap((pool) => [...pool.environments].map((environment) => retire(pool, environment))));
     },
   };
 }
