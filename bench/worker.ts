@@ -42,6 +42,8 @@ export interface WorkerRun {
   peakMiB: number;
   /** CPU time of the worker process (user + system). */
   cpuSeconds: number;
+  /** AWS requests by client and command, when the run set REPORT_REQUESTS=1. */
+  requests?: Record<string, { count: number; ms: number }>;
 }
 
 /**
@@ -76,7 +78,10 @@ export async function workerRunner(projectRoot: string, workDir: string, contain
       child.on('exit', (code) => {
         const report = /"maxRssKiB":(\d+)/.exec(output);
         if (code !== 0 || !report) reject(new Error(`transfer worker failed: ${output.slice(0, 500)}`));
-        else resolveRun({ seconds: seconds(started), peakMiB: Number(report[1]) / 1024, cpuSeconds: Number(/"cpuSeconds":([\d.]+)/.exec(output)?.[1] ?? Number.NaN) });
+        else {
+          const parsed = JSON.parse(output.trim().split('\n').at(-1)!) as { requests?: WorkerRun['requests'] };
+          resolveRun({ seconds: seconds(started), peakMiB: Number(report[1]) / 1024, cpuSeconds: Number(/"cpuSeconds":([\d.]+)/.exec(output)?.[1] ?? Number.NaN), requests: parsed.requests });
+        }
       });
     });
 

@@ -29,6 +29,51 @@ if (crashAt > 0) {
   };
 }
 
+// REPORT_REQUESTS=1: count AWS requests by command and the time spent waiting on them (profiling).
+const requestStats: Record<string, { count: number; ms: number }> = {};
+const timed = async <T>(name: string, run: () => Promise<T>): Promise<T> => {
+  const started = Date.now();
+  try {
+    return await run();
+  } finally {
+    const stat = (requestStats[name] ??= { count: 0, ms: 0 });
+    stat.count++;
+    stat.ms += Date.now() - started;
+  }
+};
+if (process.env.REPORT_REQUESTS === '1') {
+  const connector = container.transferDeps.sftp;
+  container.transferDeps.sftp = {
+    connect: async (...args) => {
+      const opened = await timed('sftp.connect', () => connector.connect(...args));
+      const { session } = opened;
+      const stat = session.stat.bind(session);
+      session.stat = (path) => timed('sftp.stat', () => stat(path));
+      const read = session.read.bind(session);
+      session.read = (path, start, end, options) => {
+        const chunks = read(path, start, end, options);
+        return (async function* () {
+          const started = Date.now();
+          yield* chunks;
+          const entry = (requestStats['sftp.read (whole file)'] ??= { count: 0, ms: 0 });
+          entry.count++;
+          entry.ms += Date.now() - started;
+        })();
+      };
+      return opened;
+    },
+  };
+  const clients = [container.clients.dynamodb, container.clients.s3, container.clients.sqs, container.clients.secrets] as { middlewareStack: { add(middleware: unknown, options: unknown): void } }[];
+  for (const client of clients) {
+    client.middlewareStack.add(
+      (next: (args: unknown) => Promise<unknown>, context: { clientName?: string; commandName?: string }) => async (args: unknown) => {
+        return timed(`${context.clientName}.${context.commandName}`, () => next(args));
+      },
+      { step: 'initialize', name: 'requestStats' },
+    );
+  }
+}
+
 // LOCAL_SOURCE=1: read the job's path from this machine's disk instead of over SFTP. Everything else
 // (parts, hashing, checkpoints, the store) is the transfer function's own: the benchmark's S3-side ceiling.
 if (process.env.LOCAL_SOURCE === '1') {
@@ -85,7 +130,7 @@ run().then(
     const report = process.env.REPORT_RSS
       ? { maxRssKiB: peakRssKiB(), cpuSeconds: (process.cpuUsage().user + process.cpuUsage().system) / 1e6, heapTotalMiB: Math.round(memory.heapTotal / 2 ** 20), heapUsedMiB: Math.round(memory.heapUsed / 2 ** 20), externalMiB: Math.round(memory.external / 2 ** 20), arrayBuffersMiB: Math.round(memory.arrayBuffers / 2 ** 20) }
       : {};
-    console.log(JSON.stringify({ ...result, ...report }));
+    console.log(JSON.stringify({ ...result, ...report, ...(process.env.REPORT_REQUESTS === '1' ? { requests: requestStats } : {}) }));
     process.exit(ok || !process.env.REPORT_RSS ? 0 : 1);
   },
   (error: unknown) => {
