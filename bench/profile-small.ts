@@ -43,8 +43,8 @@ try {
   }
   writeFileSync(join(workDir, 'jobs.json'), JSON.stringify(jobs));
   const lanes = process.argv[2] ?? '1';
-  const result = await runner.run(worker, { JOBS_FILE: join(workDir, 'jobs.json'), LANES: lanes }, { REPORT_REQUESTS: '1', ...(process.argv[3] ? { NODE_OPTIONS: process.argv[3] } : {}) });
-  console.log(JSON.stringify({ lanes, filesPerSecond: Math.round(300 / result.seconds), msPerFile: Math.round((result.seconds * 1000) / 300), cpuSeconds: result.cpuSeconds }));
+  const result = await runner.run(worker, { JOBS_FILE: join(workDir, 'jobs.json'), LANES: lanes }, { REPORT_REQUESTS: '1', BATCH_SIZE: process.env.BATCH_SIZE ?? '10', ...(process.argv[3] ? { NODE_OPTIONS: process.argv[3] } : {}) });
+  console.log(JSON.stringify({ lanes, batchSize: process.env.BATCH_SIZE ?? '10', filesPerSecond: Math.round(300 / result.seconds), msPerFile: Math.round((result.seconds * 1000) / 300), cpuSeconds: result.cpuSeconds }));
   // Per file: how many requests of each kind, and how long each waited on average.
   for (const [command, stat] of Object.entries(result.requests ?? {}).sort((a, b) => b[1].ms - a[1].ms)) {
     console.log(`${command.padEnd(48)} ${(stat.count / 300).toFixed(2)} per file, ${(stat.ms / stat.count).toFixed(1)} ms each`);

@@ -34,7 +34,7 @@ export interface ResolvedFunction {
   memorySize?: number;
   environment?: Record<string, string>;
   events?: {
-    sqs?: { arn: unknown; batchSize?: number; functionResponseType?: string; maximumConcurrency?: number };
+    sqs?: { arn: unknown; batchSize?: number; maximumBatchingWindow?: number; functionResponseType?: string; maximumConcurrency?: number };
     schedule?: string | { rate: string | string[]; enabled?: boolean };
     httpApi?: unknown;
     http?: unknown;

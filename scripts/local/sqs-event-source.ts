@@ -11,6 +11,8 @@ import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
  * A local stand-in for Lambda's SQS event source mapping (serverless-offline has none that works
  * with fauxqs). Same semantics as AWS:
  * - long-polls the queue and hands up to `batchSize` messages to the function as one SQS event;
+ *   above 10 (one ReceiveMessage's most) it keeps receiving for up to `maximumBatchingWindow`
+ *   seconds, as Lambda gathers a batch;
  * - on success deletes the batch; with `ReportBatchItemFailures` deletes all but the reported items;
  * - on a function error deletes nothing: the messages reappear after the queue's visibility timeout
  *   and, past the redrive policy's maxReceiveCount, go to the dead-letter queue;
@@ -20,6 +22,8 @@ export interface SqsMapping {
   functionName: string;
   queueName: string;
   batchSize: number;
+  /** Seconds to keep gathering a batch larger than one receive (Lambda's MaximumBatchingWindowInSeconds). */
+  maximumBatchingWindow?: number;
   maximumConcurrency: number;
   reportBatchItemFailures: boolean;
 }
@@ -55,17 +59,22 @@ export function startSqsEventSources(options: {
     while (!controller.signal.aborted) {
       try {
         queueUrl ??= (await options.sqs.send(new GetQueueUrlCommand({ QueueName: mapping.queueName }))).QueueUrl!;
-        const { Messages = [] } = await options.sqs.send(
-          new ReceiveMessageCommand({
-            QueueUrl: queueUrl,
-            MaxNumberOfMessages: Math.min(10, mapping.batchSize),
-            WaitTimeSeconds: options.waitTimeSeconds ?? 2,
-            MessageSystemAttributeNames: ['All'],
-            MessageAttributeNames: ['All'],
-          }),
-          { abortSignal: controller.signal },
-        );
+        const url = queueUrl;
+        const receive = async (waitTimeSeconds: number, most: number) =>
+          (
+            await options.sqs.send(
+              new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: Math.min(10, most), WaitTimeSeconds: waitTimeSeconds, MessageSystemAttributeNames: ['All'], MessageAttributeNames: ['All'] }),
+              { abortSignal: controller.signal },
+            )
+          ).Messages ?? [];
+        const Messages = await receive(options.waitTimeSeconds ?? 2, mapping.batchSize);
         if (Messages.length === 0) continue;
+        const gatherUntil = Date.now() + (mapping.maximumBatchingWindow ?? 0) * 1000;
+        while (Messages.length < mapping.batchSize && Date.now() < gatherUntil) {
+          const more = await receive(0, mapping.batchSize - Messages.length);
+          if (more.length === 0) break;
+          Messages.push(...more);
+        }
         const event: SQSEvent = { Records: Messages.map((message) => toRecord(message, eventSourceARN, options.region)) };
         const result = await options.invoke(mapping.functionName, event);
         const done = settledMessages(Messages, result, mapping, log);
@@ -141,7 +150,7 @@ function toRecord(message: Message, eventSourceARN: string, awsRegion: string): 
 
 interface PrintedFunction {
   name?: string;
-  events?: { sqs?: { arn: unknown; batchSize?: number; functionResponseType?: string; maximumConcurrency?: number } }[];
+  events?: { sqs?: { arn: unknown; batchSize?: number; maximumBatchingWindow?: number; functionResponseType?: string; maximumConcurrency?: number } }[];
 }
 
 /** Reads the SQS event mappings declared in the resolved serverless.yml. */
@@ -160,6 +169,7 @@ export function sqsMappings(
         functionName: key,
         queueName,
         batchSize: event.sqs.batchSize ?? 10,
+        maximumBatchingWindow: event.sqs.maximumBatchingWindow,
         maximumConcurrency: event.sqs.maximumConcurrency ?? 2,
         reportBatchItemFailures: event.sqs.functionResponseType === 'ReportBatchItemFailures',
       });

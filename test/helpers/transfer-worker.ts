@@ -10,7 +10,7 @@ import { transferFile, type TransferOutcome } from '../../lib/use-cases/transfer
 /**
  * Transfer workers in their own process, so a test can SIGKILL one mid-transfer and a benchmark
  * measures a process of its own. JOB: one job. JOBS_FILE: a JSON file of many, taken by LANES
- * concurrent workers in batches of 10 that share SFTP sessions, as concurrent invocations of the
+ * concurrent workers in batches of BATCH_SIZE (10) that share SFTP sessions, as concurrent invocations of the
  * transfer function do.
  * Prints the outcome (or the outcome counts) as JSON, with memory figures when REPORT_RSS is set.
  */
@@ -102,7 +102,7 @@ async function run(): Promise<{ ok: boolean; result: object }> {
   const counts: Record<string, number> = {};
   const lane = async () => {
     while (jobs.length > 0) {
-      const batch = jobs.splice(0, 10);
+      const batch = jobs.splice(0, Number(process.env.BATCH_SIZE ?? 10));
       const sessions = new SftpSessions(container.transferDeps);
       try {
         for (const job of batch) {

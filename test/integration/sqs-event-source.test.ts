@@ -77,6 +77,32 @@ describe('local SQS event source (Lambda event source mapping semantics)', () =>
     assert.ok(batchSizes.every((size) => size >= 1 && size <= 3), `batch sizes ${batchSizes.join()}`);
   });
 
+  it('gathers a batch larger than one receive within the batching window, as Lambda does, and never exceeds batchSize', async () => {
+    const queue = await queueWithDeadLetter(30, 5);
+    const batches: string[][] = [];
+    const invoke: Invoke = async (_name, event: SQSEvent) => {
+      batches.push(event.Records.map((record) => record.body));
+      return { payload: { batchItemFailures: [] } };
+    };
+    const bodies = Array.from({ length: 30 }, (_, index) => `m${index}`);
+    for (let index = 0; index < bodies.length; index += 10) await send(queue.url, bodies.slice(index, index + 10));
+    const runner = startSqsEventSources({
+      sqs,
+      region: 'us-east-1',
+      invoke,
+      waitTimeSeconds: 1,
+      mappings: [{ functionName: 'f', queueName: queue.name, batchSize: 25, maximumBatchingWindow: 1, maximumConcurrency: 1, reportBatchItemFailures: true }],
+    });
+    try {
+      await until(() => batches.flat().length >= bodies.length);
+    } finally {
+      await runner.stop();
+    }
+    assert.deepEqual(batches.flat().sort(), [...bodies].sort(), 'each message delivered exactly once');
+    assert.ok(batches.every((batch) => batch.length <= 25), `batch sizes ${batches.map((batch) => batch.length).join()}`);
+    assert.ok(batches[0]!.length > 10, `the first batch gathered more than one receive: ${batches[0]!.length}`);
+  });
+
   it('redelivers the whole batch when the function fails', async () => {
     const queue = await queueWithDeadLetter(1, 5);
     let calls = 0;
