@@ -43,7 +43,7 @@ export async function benchSmallFiles(input: SmallFilesInput, count = 2000): Pro
       // A file, not the environment: 2,000 jobs exceed the kernel's limit on one variable (128 KiB).
       const jobsFile = join(input.workDir, 'jobs.json');
       writeFileSync(jobsFile, JSON.stringify(jobs));
-      const result = await runner.run(input.worker, { JOBS_FILE: jobsFile, LANES: '10' });
+      const result = await runner.run(input.worker, { JOBS_FILE: jobsFile, LANES: '10' }, { BATCH_SIZE: String(runner.batchSize) });
       ours.push(count / result.seconds);
     }
   } catch (error) {
@@ -73,7 +73,7 @@ export async function benchSmallFiles(input: SmallFilesInput, count = 2000): Pro
       `Runs (files/s): sluice ${list(ours)}; rclone defaults ${list(defaults)}; rclone tuned ${list(tuned)}.`,
       ...(failure ? [`sluice's run failed: ${failure}`] : []),
       'sluice: ten concurrent workers in one process (the default transfer concurrency; the server allows 10 connections), each taking batches',
-      'of ten files that share one SFTP connection, as the transfer function does; every file is claimed, uploaded with its SHA-256, and recorded',
+      `of ${runner.batchSize} files that share one SFTP connection, as the transfer function does; every file is claimed, uploaded with its SHA-256, and recorded`,
       'in the ledger (DynamoDB Local). The bucket is versioned.',
     ].join('\n'),
   };

@@ -22,7 +22,7 @@ export function makeFile(path: string, bytes: number): void {
 export const seconds = (started: bigint) => Number(process.hrtime.bigint() - started) / 1e9;
 
 /** Bundles a transfer worker entry point as the function is deployed (esbuild, CommonJS). */
-export async function bundleWorker(entryPoint: string, outfile: string, nodePaths: string[] = []): Promise<string> {
+export async function bundleWorker(entryPoint: string, outfile: string): Promise<string> {
   await build({
     entryPoints: [entryPoint],
     bundle: true,
@@ -30,7 +30,6 @@ export async function bundleWorker(entryPoint: string, outfile: string, nodePath
     format: 'cjs',
     target: 'node22',
     external: ['cpu-features', '*.node'],
-    nodePaths,
     outfile,
     logLevel: 'error',
   });
@@ -85,7 +84,9 @@ export async function workerRunner(projectRoot: string, workDir: string, contain
       });
     });
 
-  return { jobFor, run, nodeOptions: functionEnv.NODE_OPTIONS ?? '' };
+  /** Files per transfer invocation, as serverless.yml's SQS trigger batches them. */
+  const batchSize = Number(service.functions.transfer?.events?.find((event) => event.sqs)?.sqs?.batchSize ?? 10);
+  return { jobFor, run, batchSize, nodeOptions: functionEnv.NODE_OPTIONS ?? '' };
 }
 
 /** S3 requests by API name from MinIO's own counters (metrics v3, public on the local MinIO). */
