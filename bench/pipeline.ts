@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import { connect } from 'amqplib';
 import type { LocalStack } from '../scripts/local/stack';
 import type { Sshd } from '../test/helpers/sshd';
-import { median, percentile, rcloneEnvironment, runCommand, type BenchResult } from './stats';
+import { REQUEST_COUNT_CHANNEL } from '../lib/adapters/aws-clients';
+import { benchStop } from './stop';
+import { cpuDelta, cpuSecondsByGroup, median, percentile, rcloneEnvironment, runCommand, type BenchResult } from './stats';
 
 /**
  * The whole pipeline on the running local stack (scheduler, poll workers, transfer, notifier under
@@ -13,7 +15,14 @@ import { median, percentile, rcloneEnvironment, runCommand, type BenchResult } f
  * message, and how many small files per second end to end against `rclone copy` of the same
  * directory. Messages go to the bench's own exchange on the local RabbitMQ.
  */
-export async function benchPipeline(stack: LocalStack, sshd: Sshd, keyFile: string, amqpUrl: string, exchange: string): Promise<BenchResult> {
+export async function benchPipeline(
+  stack: LocalStack,
+  sshd: Sshd,
+  keyFile: string,
+  amqpUrl: string,
+  exchange: string,
+  options = { latencyFiles: 200, throughputRuns: 3, fleetServers: 50, reference: true },
+): Promise<BenchResult> {
   const connection = await connect(amqpUrl);
   const channel = await connection.createChannel();
   await channel.assertExchange(exchange, 'topic', { durable: true });
@@ -43,6 +52,16 @@ export async function benchPipeline(stack: LocalStack, sshd: Sshd, keyFile: stri
     }
   };
 
+  // Every AWS request of the functions and of the local event source (SLUICE_COUNT_REQUESTS=1, set
+  // by the bench's stack), by origin, service and command.
+  const requests = new Map<string, number>();
+  const requestChannel = new BroadcastChannel(REQUEST_COUNT_CHANNEL);
+  requestChannel.onmessage = (event) => {
+    const { origin, service, command } = (event as unknown as { data: { origin: string; service: string; command: string } }).data;
+    const key = `${origin}|${service}|${command}`;
+    requests.set(key, (requests.get(key) ?? 0) + 1);
+  };
+
   // RSS of the product's own processes: this one (it hosts the local Lambda runtime's environments)
   // and serverless-offline with its children; not the stand-ins, RabbitMQ or sshd.
   const rssSamples: number[] = [];
@@ -53,9 +72,9 @@ export async function benchPipeline(stack: LocalStack, sshd: Sshd, keyFile: stri
   // 5 s stability), each timed from the end of its write to its message.
   const latencyDir = join(sshd.root, 'bench-latency');
   mkdirSync(latencyDir, { recursive: true, mode: 0o755 });
-  await register(`bench-latency-${randomBytes(3).toString('hex')}`, latencyDir);
+  if (options.latencyFiles > 0) await register(`bench-latency-${randomBytes(3).toString('hex')}`, latencyDir);
   const written = new Map<string, number>();
-  for (let index = 0; index < 200; index++) {
+  for (let index = 0; index < options.latencyFiles; index++) {
     const path = join(latencyDir, `l${index}.dat`);
     writeFileSync(path, randomBytes(4096));
     written.set(path, Date.now());
@@ -64,28 +83,70 @@ export async function benchPipeline(stack: LocalStack, sshd: Sshd, keyFile: stri
   await until(() => [...written.keys()].every((path) => arrivals.has(path)), 180_000);
   const latencies = [...written].map(([path, at]) => (arrivals.get(path)! - at) / 1000);
 
-  // Throughput: 2,000 files of 4 KiB already in place when the server is registered.
-  const manyDir = join(sshd.root, 'bench-many');
-  mkdirSync(manyDir, { recursive: true, mode: 0o755 });
+  // Throughput: 2,000 files of 4 KiB already in place when the server is registered, several times
+  // in the same stack (memory must not grow from run to run), with the CPU each kind of process used.
   const count = 2000;
-  for (let index = 0; index < count; index++) writeFileSync(join(manyDir, `m${index}.dat`), randomBytes(4096));
-  const started = Date.now();
-  await register(`bench-many-${randomBytes(3).toString('hex')}`, manyDir);
-  await until(() => [...arrivals.keys()].filter((path) => path.startsWith(manyDir)).length === count, 900_000);
-  const ours = count / ((Date.now() - started) / 1000);
+  const runs: { filesPerSecond: number; peakRss: number; cpu: Record<string, number>; requests: Map<string, number> }[] = [];
+  let manyDir = '';
+  for (let run = 0; run < options.throughputRuns; run++) {
+    manyDir = join(sshd.root, `bench-many-${run}`);
+    mkdirSync(manyDir, { recursive: true, mode: 0o755 });
+    for (let index = 0; index < count; index++) writeFileSync(join(manyDir, `m${index}.dat`), randomBytes(4096));
+    rssSamples.length = 0;
+    requests.clear();
+    const cpuBefore = cpuSecondsByGroup();
+    const usageBefore = stack.functionUsage();
+    const started = Date.now();
+    await register(`bench-many-${run}-${randomBytes(3).toString('hex')}`, manyDir);
+    const dir = manyDir;
+    await until(() => [...arrivals.keys()].filter((path) => path.startsWith(`${dir}/`)).length === count, 900_000);
+    const filesPerSecond = count / ((Date.now() - started) / 1000);
+    const cpu = cpuDelta(cpuBefore, cpuSecondsByGroup());
+    // The sluice share split by function (each environment's own thread); the rest of the process is
+    // the event source, the runtime, this benchmark, the GC and I/O threads, and serverless-offline.
+    for (const [name, usage] of Object.entries(stack.functionUsage())) cpu[`  ${name}`] = usage.cpuSeconds - (usageBefore[name]?.cpuSeconds ?? 0);
+    runs.push({ filesPerSecond, peakRss: Math.max(...rssSamples), cpu, requests: new Map(requests) });
+    console.log(`  run ${run + 1}: ${filesPerSecond.toFixed(1)} files/s, CPU s ${JSON.stringify(Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, Math.round(v)])))}`);
+  }
+
+  requestChannel.close();
+  console.log(`  requests per file: ${requestLine(runs[0]!.requests, count)}`);
+  if (!options.reference) {
+    clearInterval(sampler);
+    await connection.close();
+    return { title: 'Whole pipeline on the local stack: detection to notification', markdown: '' };
+  }
+
+  // Many servers at once: 50 x 20 files registered together; the slowest server is the one starved.
+  const fleetStarted = Date.now();
+  const fleet: string[] = [];
+  for (let server = 0; server < options.fleetServers; server++) {
+    const dir = join(sshd.root, `bench-fleet-${server}`);
+    mkdirSync(dir, { recursive: true, mode: 0o755 });
+    for (let index = 0; index < 20; index++) writeFileSync(join(dir, `f${index}.dat`), randomBytes(4096));
+    fleet.push(dir);
+  }
+  await Promise.all(fleet.map((dir, server) => register(`bench-fleet-${server}-${randomBytes(3).toString('hex')}`, dir)));
+  const lastOf = (dir: string) => Math.max(...[...arrivals].filter(([path]) => path.startsWith(`${dir}/`)).map(([, at]) => at));
+  await until(() => fleet.every((dir) => [...arrivals.keys()].filter((path) => path.startsWith(`${dir}/`)).length === 20), 900_000);
+  const perServer = fleet.map((dir) => (lastOf(dir) - fleetStarted) / 1000);
   clearInterval(sampler);
-  const afterRss = productRssMiB();
+  const idleAfter = options.reference ? await settledRss() : productRssMiB();
   await connection.close();
 
   const env = rcloneEnvironment(sshd, keyFile, stack.endpoints.s3);
   const theirs: number[] = [];
-  for (let run = 0; run < 3; run++) {
+  for (let run = 0; run < (options.reference ? 3 : 0); run++) {
     const copyStarted = Date.now();
     const result = await runCommand('rclone', ['copy', `src:${manyDir}`, `dst:sluice-ingest/rclone-pipeline`], { env });
     if (result.status === 0) theirs.push(count / ((Date.now() - copyStarted) / 1000));
     await runCommand('rclone', ['purge', 'dst:sluice-ingest/rclone-pipeline'], { env });
   }
 
+  // A separate npm start, busy, stopped with SIGTERM.
+  const stop = await benchStop(sshd, amqpUrl);
+
+  const ours = median(runs.map((run) => run.filesPerSecond));
   return {
     title: 'Whole pipeline on the local stack: detection to notification',
     markdown: [
@@ -93,8 +154,16 @@ export async function benchPipeline(stack: LocalStack, sshd: Sshd, keyFile: stri
       '|---|---|---|---|',
       `| file written -> AMQP message, p50 (s), 200 files | ${percentile(latencies, 0.5).toFixed(1)} | — | — |`,
       `| file written -> AMQP message, p99 (s), 200 files | ${percentile(latencies, 0.99).toFixed(1)} | — | — |`,
-      `| RSS of sluice's own processes (MiB): idle before / peak / right after | ${idleRss.toFixed(0)} / ${Math.max(...rssSamples).toFixed(0)} / ${afterRss.toFixed(0)} | — | — |`,
-      `| 2,000 × 4 KiB, files/s end to end | ${ours.toFixed(0)} | \`rclone copy\` (defaults, median of 3): ${theirs.length ? median(theirs).toFixed(0) : 'failed'} | ${theirs.length ? (ours / median(theirs)).toFixed(2) : 'n/a'} |`,
+      `| 2,000 × 4 KiB, files/s end to end, median of ${runs.length} runs in one stack | ${ours.toFixed(0)} | \`rclone copy\` (defaults, median of 3): ${theirs.length ? median(theirs).toFixed(0) : 'failed'} | ${theirs.length ? (ours / median(theirs)).toFixed(2) : 'n/a'} |`,
+      `| RSS of sluice's own processes (MiB): idle before / peak of each run / idle after | ${idleRss.toFixed(0)} / ${runs.map((run) => run.peakRss.toFixed(0)).join(', ')} / ${idleAfter.toFixed(0)} | — | — |`,
+      `| ${options.fleetServers} servers × 20 files registered at once: each server's last message (s), slowest / median / fastest | ${Math.max(...perServer).toFixed(1)} / ${median(perServer).toFixed(1)} / ${Math.min(...perServer).toFixed(1)} | — | — |`,
+      '',
+      `| \`npm start\` busy with 500 files, SIGTERM -> exited (s); its processes left behind | ${stop.seconds.toFixed(1)} (goal <= 10: ${stop.seconds <= 10 ? 'met' : 'not met'}); ${stop.leftBehind.length === 0 ? 'none' : stop.leftBehind.join('; ')} | — | — |`,
+      `| AWS requests per file, all functions, by service (first run) | ${requestTotals(runs[0]!.requests, count)} | — | — |`,
+      '',
+      `Requests per file by command (first run): ${requestLine(runs[0]!.requests, count)}; plus one AMQP publish per file.`,
+      '',
+      `Runs (files/s): ${runs.map((run) => run.filesPerSecond.toFixed(1)).join(', ')}. CPU seconds during the first run, by process: ${cpuLine(runs[0]!.cpu)}.`,
       '',
       'Default settings: a 5 s poll interval and 5 s `stableAfterSeconds`, so a file is taken once two listings at least 5 s apart',
       'saw it unchanged; the latency floor is therefore 5-10 s by design. sluice end to end = registration -> the 2,000th message: poll,',
@@ -120,4 +189,44 @@ function productRssMiB(): number {
     for (const row of rows) if (!included.has(row.pid) && included.has(row.ppid) && !/minio|java|fauxqs|stand-in|sshd|rclone/.test(row.args)) (included.add(row.pid), (grown = true));
   }
   return rows.filter((row) => included.has(row.pid)).reduce((sum, row) => sum + row.rssKiB, 0) / 1024;
+}
+
+function cpuLine(cpu: Record<string, number>): string {
+  const { machine, ...all } = cpu;
+  const functions = Object.entries(all).filter(([name]) => name.startsWith('  ')).map(([name, seconds]) => [name.trim(), seconds] as const);
+  const groups = Object.entries(all).filter(([name, seconds]) => !name.startsWith('  ') && seconds >= 0.5);
+  const parts = groups.sort((x, y) => y[1] - x[1]).map(([group, seconds]) => `${group} ${seconds.toFixed(0)}`);
+  const byFunction = functions.sort((x, y) => y[1] - x[1]).map(([name, seconds]) => `${name} ${seconds.toFixed(1)}`).join(', ');
+  return `${parts.join(', ')} (machine busy ${machine!.toFixed(0)} CPU s); of sluice's, the functions' own threads: ${byFunction}`;
+}
+
+/** The product's RSS 70 s after the run: the local runtime shuts an environment down after 60 s idle. */
+async function settledRss(): Promise<number> {
+  const settled = Date.now() + 70_000;
+  while (Date.now() < settled) await new Promise((resolve) => setTimeout(resolve, 5000));
+  return productRssMiB();
+}
+
+/** `functions|DynamoDB|PutItem` counts as "DynamoDB PutItem 1.00", per file. */
+function requestLine(requests: Map<string, number>, files: number): string {
+  return [...requests]
+    .sort((a, b) => b[1] - a[1])
+    .map(([key, n]) => {
+      const [origin, service, command] = key.split('|');
+      return `${origin === 'functions' ? '' : `${origin}: `}${service} ${command} ${(n / files).toFixed(2)}`;
+    })
+    .join(', ');
+}
+
+function requestTotals(requests: Map<string, number>, files: number): string {
+  const byService = new Map<string, number>();
+  let eventSource = 0;
+  for (const [key, n] of requests) {
+    const [origin, service] = key.split('|') as [string, string];
+    if (origin === 'functions') byService.set(service, (byService.get(service) ?? 0) + n);
+    else eventSource += n;
+  }
+  const total = [...byService.values()].reduce((sum, n) => sum + n, 0) / files + 1;
+  const parts = [...byService].sort((a, b) => b[1] - a[1]).map(([service, n]) => `${service} ${(n / files).toFixed(2)}`);
+  return `${parts.join(', ')}, AMQP 1 = **${total.toFixed(2)}** (goal <= 8: ${total <= 8 ? 'met' : 'not met'}); the event source's SQS receives and deletes ${(eventSource / files).toFixed(2)}`;
 }

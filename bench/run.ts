@@ -20,6 +20,8 @@ const BENCH_EXCHANGE = 'sluice-bench';
 const AMQP_URL = process.env.AMQP_URL ?? LOCAL_AMQP_URL;
 
 async function main() {
+  // Every AWS client of the stack (this process's event source and the functions) reports each request.
+  process.env.SLUICE_COUNT_REQUESTS = '1';
   const dataDir = mkdtempSync(join(tmpdir(), 'sluice-bench-'));
   const env = { ...process.env };
   for (const name of Object.keys(env)) if (name.startsWith('AWS_ENDPOINT_URL')) delete env[name];
@@ -39,6 +41,9 @@ async function main() {
   const only = process.argv.find((arg) => arg.startsWith('--only='))?.slice('--only='.length);
   // --quick: one run of each, 1 GiB only (a check while changing code; the document says so).
   const quick = process.argv.includes('--quick');
+  // --profile: one 2,000-file pipeline run and nothing else, the document left alone (with
+  // SLUICE_LOCAL_CPU_PROFILE=<dir> for the local runtime's CPU profiles).
+  const profile = process.argv.includes('--profile');
   const wanted = (section: string) => only === undefined || only === section;
   try {
     if (wanted('poll')) {
@@ -53,7 +58,9 @@ async function main() {
     if (wanted('pipeline')) {
       console.log('Benchmark: whole pipeline ...');
       try {
-        results.push(await benchPipeline(stack, sshd, keyFile, AMQP_URL, BENCH_EXCHANGE));
+        results.push(await benchPipeline(stack, sshd, keyFile, AMQP_URL, BENCH_EXCHANGE, profile
+            ? { latencyFiles: 0, throughputRuns: 1, fleetServers: 0, reference: false }
+            : { latencyFiles: 200, throughputRuns: quick ? 1 : 3, fleetServers: 50, reference: true }));
       } catch (error) {
         results.push({ title: 'Whole pipeline on the local stack: detection to notification', markdown: `Failed in this run: ${error instanceof Error ? error.message : String(error)}` });
       }
@@ -84,7 +91,7 @@ async function main() {
     '',
     ...[...sections.entries()].flatMap(([title, markdown]) => [`## ${title}`, '', markdown, '']),
   ].join('\n');
-  writeFileSync(join(projectRoot, 'docs/BENCHMARKS.md'), document);
+  if (!profile) writeFileSync(join(projectRoot, 'docs/BENCHMARKS.md'), document);
   console.log(document);
 }
 

@@ -1,3 +1,6 @@
+import { execFileSync, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+
 export interface BenchResult {
   title: string;
   markdown: string;
@@ -9,7 +12,6 @@ export function median(values: number[]): number {
   return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
-import { spawn } from 'node:child_process';
 
 /**
  * Runs a command without blocking the event loop: the benchmark hosts the S3/SQS emulator in its
@@ -82,4 +84,46 @@ export function rcloneEnvironment(source: { port: number; username: string }, ke
 export function percentile(values: number[], fraction: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(fraction * sorted.length) - 1))]!;
+}
+
+/** Where CPU time went, by kind of process: cumulative seconds from /proc (reaped children count towards their parent). */
+export type CpuGroup = 'sluice' | 'DynamoDB Local' | 'S3 store' | 'SQS/emulator' | 'RabbitMQ' | 'sshd' | 'other';
+
+export function cpuSecondsByGroup(): Record<CpuGroup, number> & { machine: number } {
+  const ticksPerSecond = 100; // USER_HZ on Linux
+  const totals: Record<string, number> = { sluice: 0, 'DynamoDB Local': 0, 'S3 store': 0, 'SQS/emulator': 0, RabbitMQ: 0, sshd: 0, other: 0 };
+  const rows = execFileSync('ps', ['-eo', 'pid=,ppid=,args='], { encoding: 'utf8' })
+    .trim()
+    .split('\n')
+    .map((line) => {
+      const [pid, ppid, ...args] = line.trim().split(/\s+/);
+      return { pid: Number(pid), ppid: Number(ppid), args: args.join(' ') };
+    });
+  const groupOf = (args: string, pid: number): CpuGroup => {
+    if (/DynamoDBLocal|java/.test(args)) return 'DynamoDB Local';
+    if (/minio/.test(args)) return 'S3 store';
+    if (/fauxqs|stand-in/.test(args)) return 'SQS/emulator';
+    if (/beam|rabbitmq|epmd|erl_child/.test(args)) return 'RabbitMQ';
+    if (/sshd|sftp-server/.test(args)) return 'sshd';
+    if (pid === process.pid || /serverless\.js offline|esbuild/.test(args)) return 'sluice';
+    return 'other';
+  };
+  for (const row of rows) {
+    try {
+      const stat = readFileSync(`/proc/${row.pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      // fields[11..14] = utime, stime, cutime, cstime
+      const ticks = Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
+      totals[groupOf(row.args, row.pid)]! += ticks / ticksPerSecond;
+    } catch {
+      // the process ended between ps and the read
+    }
+  }
+  const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const busy = cpu[0]! + cpu[1]! + cpu[2]! + cpu[5]! + cpu[6]! + cpu[7]!;
+  return { ...(totals as Record<CpuGroup, number>), machine: busy / ticksPerSecond };
+}
+
+export function cpuDelta(before: ReturnType<typeof cpuSecondsByGroup>, after: ReturnType<typeof cpuSecondsByGroup>): Record<string, number> {
+  return Object.fromEntries(Object.keys(after).map((key) => [key, (after as Record<string, number>)[key]! - (before as Record<string, number>)[key]!]));
 }

@@ -1,14 +1,17 @@
-import type { Context, SQSEvent } from 'aws-lambda';
+import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { z } from 'zod';
 import { sweepArrayBuffersPromptly } from '../lib/adapters/native-garbage';
 import { getContainer } from '../lib/container';
 import type { TransferJob } from '../lib/ports';
 import { sqsBatchHandler } from '../lib/sqs/batch';
 import { SftpSessions } from '../lib/use-cases/sftp-sessions';
+import { TransferBatch } from '../lib/use-cases/transfer-batch';
 import { transferFile } from '../lib/use-cases/transfer';
 
 sweepArrayBuffersPromptly();
 const container = getContainer();
+/** Kept across the warm invocations of this environment (see TRANSFER_KEEP_CONNECTION_SECONDS). */
+const sessions = new SftpSessions(container.transferDeps, { keepIdleSeconds: container.config.TRANSFER_KEEP_CONNECTION_SECONDS });
 
 export const TransferJobMessage = z.object({
   fileId: z.string().regex(/^[0-9a-f]{32}$/),
@@ -22,45 +25,51 @@ export const TransferJobMessage = z.object({
 const YIELD_MARGIN_MS = 90_000;
 
 /**
- * Transfer queue consumer. The files of a batch are transferred one after another, and those from
- * the same server share one SFTP connection; the event source's maximum concurrency is the global
- * cap on concurrent transfers. A retryable failure hides the message for the backoff delay and
+ * Transfer queue consumer. The small files of a batch are transferred a few at a time, a multipart
+ * one alone; those from the same server share one SFTP connection (kept warm for the next batch),
+ * one read of the server and batched notifications (see TransferBatch); the event source's maximum concurrency is the global cap on concurrent transfers. A retryable failure hides the message for the backoff delay and
  * reports it failed, so SQS redelivers it then; after maxReceiveCount it lands in the dead-letter
- * queue. Files the invocation has no time left for are re-enqueued for a fresh one.
+ * queue. Files the invocation has no time left for, or whose server is at its connection cap, are
+ * re-enqueued together at the end of the batch.
  */
 export async function handler(event: SQSEvent, context: Context) {
   const timeIsShort = () => typeof context?.getRemainingTimeInMillis === 'function' && context.getRemainingTimeInMillis() < YIELD_MARGIN_MS;
-  const sessions = new SftpSessions(container.transferDeps);
+  const batch = new TransferBatch(container.transferDeps, sessions);
   /** Servers at their connection cap, with the wait the use case asked for: the batch's other files from them wait without trying. */
   const saturated = new Map<string, number>();
   // Waiting for a server's connection cap is not a failure: a fresh message (its receive count back
   // at zero) comes back later, so a busy server never pushes its files into the dead-letter queue.
-  const later = (job: TransferJob, delaySeconds: number) => container.transfers.sendAll([job], delaySeconds);
   const run = sqsBatchHandler(
     TransferJobMessage,
     () => container.logger,
     async (job, record) => {
-      if (timeIsShort()) {
-        await container.transfers.sendAll([job]);
-        return;
-      }
+      if (timeIsShort()) return batch.defer(job, 0, record.messageId);
       const wait = saturated.get(job.serverId);
-      if (wait !== undefined) return later(job, wait);
-      const outcome = await transferFile(job, { ...container.transferDeps, sessions, shouldYield: timeIsShort });
+      if (wait !== undefined) return batch.defer(job, wait, record.messageId);
+      const outcome = await transferFile(job, batch.deps({ shouldYield: timeIsShort }));
       if (outcome.status === 'retry' && outcome.code === 'no_connection_slot') {
         saturated.set(job.serverId, outcome.delaySeconds);
-        return later(job, outcome.delaySeconds);
+        return batch.defer(job, outcome.delaySeconds, record.messageId);
       }
       if (outcome.status === 'retry') {
         await container.transfers.retryAfter(record.receiptHandle, outcome.delaySeconds).catch(() => {});
         throw new Error(`transfer will be retried in ${Math.round(outcome.delaySeconds)} s (${outcome.code})`);
       }
     },
-    { sequential: true },
+    {
+      // Small files several at a time over their server's shared connection; a multipart one alone.
+      concurrency: {
+        limit: container.config.TRANSFER_SMALL_FILES_AT_ONCE,
+        weight: (job) => (job.size < container.transferDeps.minPartBytes ? 1 : container.config.TRANSFER_SMALL_FILES_AT_ONCE),
+      },
+    },
   );
+  let response: SQSBatchResponse | undefined;
   try {
-    return await run(event);
+    response = await run(event);
   } finally {
-    await sessions.closeAll();
+    const notRequeued = await batch.finish();
+    if (response) response.batchItemFailures.push(...notRequeued.map((itemIdentifier) => ({ itemIdentifier })));
   }
+  return response;
 }

@@ -55,6 +55,17 @@ export const ConfigSchema = z
      * not sent again).
      */
     TRANSFER_CHECKPOINT_SECONDS: z.coerce.number().min(0).max(60).default(2),
+    /**
+     * Small files (one PUT each) of a batch transferred at once over their server's shared
+     * connection; a multipart file always goes alone, so memory stays that of one large file.
+     */
+    TRANSFER_SMALL_FILES_AT_ONCE: z.coerce.number().int().min(1).max(32).default(4),
+    /**
+     * A warm environment keeps an SFTP connection (and its slot) this long after a batch, for the
+     * next one; 0 closes it at the end of every batch. The slot is held only for that long, so an
+     * environment frozen meanwhile blocks it no longer.
+     */
+    TRANSFER_KEEP_CONNECTION_SECONDS: z.coerce.number().int().min(0).max(60).default(10),
     /** Most SFTP channels of one connection a large file is read over on a slow link. */
     SFTP_MAX_READ_CHANNELS: z.coerce.number().int().min(1).max(16).default(4),
     /** A read uses one more channel per this many milliseconds of measured round trip. */

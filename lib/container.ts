@@ -66,6 +66,7 @@ export function buildContainer(config: Config) {
     backoffCapSeconds: config.POLL_BACKOFF_CAP_SECONDS,
   };
   const MiB = 1024 * 1024;
+  const notifications = new SqsJobQueue<NotifyJob>({ client: clients.sqs, queueName: config.NOTIFY_QUEUE_NAME });
   const transferDeps: TransferDeps = {
     ledger: new DynamoTransferLedger({ client: clients.dynamodb, table: config.FILES_TABLE }),
     servers,
@@ -74,7 +75,7 @@ export function buildContainer(config: Config) {
     slots,
     sftp,
     store: new S3ObjectStore({ client: clients.s3, bucket: config.S3_BUCKET, tagObjects: config.S3_OBJECT_TAGS }),
-    notifications: new SqsJobQueue<NotifyJob>({ client: clients.sqs, queueName: config.NOTIFY_QUEUE_NAME }),
+    notifications,
     transfers,
     deadLetters: new SqsJobQueue<TransferJob>({ client: clients.sqs, queueName: `${config.TRANSFER_QUEUE_NAME}-dlq` }),
     logger,
@@ -99,7 +100,7 @@ export function buildContainer(config: Config) {
   };
   const sweepDeps: SweepDeps = {
     stale: new DynamoStaleFiles({ client: clients.dynamodb, table: config.FILES_TABLE }),
-    notifications: transferDeps.notifications,
+    notifications,
     transfers,
     store: transferDeps.store,
     logger,
@@ -108,7 +109,7 @@ export function buildContainer(config: Config) {
     orphanUploadAfterSeconds: config.SWEEP_ORPHAN_UPLOAD_AFTER_HOURS * 3600,
     limit: 1000,
   };
-  return { config, clients, logger, serverDeps, scheduleDeps, pollDeps, transferDeps, notifyDeps, sweepDeps, transfers, notifications: transferDeps.notifications, files };
+  return { config, clients, logger, serverDeps, scheduleDeps, pollDeps, transferDeps, notifyDeps, sweepDeps, transfers, notifications, files };
 }
 export type Container = ReturnType<typeof buildContainer>;
 

@@ -359,10 +359,11 @@ export interface Publisher {
 export interface NotificationLedger {
   /**
    * Takes the right to announce an uploaded version for `until` (so two deliveries of its job do
-   * not both publish). 'notified' when already announced (unless `again`), 'not-uploaded' when the
-   * version has no object yet, 'busy' when another notifier holds it, 'missing' when unknown.
+   * not both publish) and returns the version. 'notified' when already announced (unless `again`),
+   * 'not-uploaded' when the version has no object yet, 'busy' when another notifier holds it,
+   * 'missing' when unknown.
    */
-  claim(fileId: string, until: Date, again: boolean): Promise<'claimed' | 'notified' | 'not-uploaded' | 'busy' | 'missing'>;
+  claim(fileId: string, until: Date, again: boolean): Promise<FileView | 'notified' | 'not-uploaded' | 'busy' | 'missing'>;
   markNotified(fileId: string, at: Date): Promise<void>;
   /** Records why announcing failed and releases the claim; returns the failures so far. */
   recordFailure(fileId: string, error: { code: string; message: string }): Promise<number>;

@@ -17,14 +17,14 @@ export function awsClients(config: Config) {
   let sqs: SQSClient | undefined;
   return {
     get dynamodb() {
-      return (dynamodb ??= new DynamoDBClient({ region }));
+      return (dynamodb ??= countRequests(new DynamoDBClient({ region })));
     },
     get secrets() {
-      return (secrets ??= new SecretsManagerClient({ region }));
+      return (secrets ??= countRequests(new SecretsManagerClient({ region })));
     },
     get s3() {
       if (!s3) {
-        s3 = new S3Client({ region, forcePathStyle: config.S3_FORCE_PATH_STYLE });
+        s3 = countRequests(new S3Client({ region, forcePathStyle: config.S3_FORCE_PATH_STYLE }));
         signChecksumNotPayload(s3);
       }
       return s3;
@@ -32,10 +32,32 @@ export function awsClients(config: Config) {
     get sqs() {
       // Send to the configured endpoint rather than the queue URL's host: emulators hand out queue
       // URLs whose hosts (sqs.<region>.localhost) need not resolve.
-      return (sqs ??= new SQSClient({ region, useQueueUrlAsEndpoint: false }));
+      return (sqs ??= countRequests(new SQSClient({ region, useQueueUrlAsEndpoint: false })));
     },
   };
 }
+/** Where `countRequests` reports, one message per request: `{ origin, service, command }`. */
+export const REQUEST_COUNT_CHANNEL = 'sluice-aws-requests';
+
+/**
+ * SLUICE_COUNT_REQUESTS=1 (benchmarks): every request a client sends is reported on a
+ * BroadcastChannel, which reaches every thread of the process, so the benchmark can count the
+ * requests of all local Lambda environments by service and command. Off: the client is untouched.
+ */
+export function countRequests<Client extends DynamoDBClient | S3Client | SecretsManagerClient | SQSClient>(client: Client, origin = 'functions'): Client {
+  if (process.env.SLUICE_COUNT_REQUESTS !== '1') return client;
+  const channel = new BroadcastChannel(REQUEST_COUNT_CHANNEL);
+  (channel as unknown as { unref?: () => void }).unref?.();
+  (client.middlewareStack as DynamoDBClient['middlewareStack']).add(
+    (next, context) => async (args) => {
+      channel.postMessage({ origin, service: context.clientName?.replace(/Client$/, '') ?? 'unknown', command: context.commandName?.replace(/Command$/, '') ?? 'unknown' });
+      return next(args);
+    },
+    { step: 'initialize', name: 'countRequests' },
+  );
+  return client;
+}
+
 const SHA256_CHECKSUMMED = new Set(['PutObjectCommand', 'UploadPartCommand']);
 
 /**

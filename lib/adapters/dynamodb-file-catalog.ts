@@ -36,7 +36,8 @@ const FileItem = DetectedFileItem.extend({
   notifyParked: z.boolean().optional(),
 });
 
-function toView(item: Record<string, unknown>): FileView {
+/** A files-table item as the API's file view (also what a conditional write's ALL_NEW returns). */
+export function toView(item: Record<string, unknown>): FileView {
   const file = FileItem.parse(item);
   return {
     fileId: file.fileId,

@@ -3,6 +3,7 @@ import { BatchGetCommand, DynamoDBDocumentClient, QueryCommand, UpdateCommand } 
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { z } from 'zod';
 import type { FileStatus, NotificationLedger, StaleFile, StaleFiles } from '../ports';
+import { toView } from './dynamodb-file-catalog';
 
 /**
  * Announcement state in the files table, on the version's item: `notifyLeaseUntil` (epoch ms) while
@@ -19,7 +20,7 @@ export class DynamoNotificationLedger implements NotificationLedger {
   async claim(fileId: string, until: Date, again: boolean) {
     const now = Date.now();
     try {
-      await this.documents.send(
+      const { Attributes } = await this.documents.send(
         new UpdateCommand({
           TableName: this.options.table,
           Key: { fileId },
@@ -27,10 +28,12 @@ export class DynamoNotificationLedger implements NotificationLedger {
           ConditionExpression: `attribute_exists(fileId) AND #status IN (${again ? ':uploaded, :notified' : ':uploaded'}) AND (attribute_not_exists(notifyLeaseUntil) OR notifyLeaseUntil < :now)`,
           ExpressionAttributeNames: { '#status': 'status' },
           ExpressionAttributeValues: { ':until': until.getTime(), ':now': now, ':uploaded': 'uploaded', ...(again ? { ':notified': 'notified' } : {}) },
+          // The claimed item is the announcement's content: no read after the write.
+          ReturnValues: 'ALL_NEW',
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       );
-      return 'claimed' as const;
+      return toView(Attributes!);
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
       if (!error.Item) return 'missing' as const;

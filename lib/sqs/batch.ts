@@ -4,7 +4,8 @@ import type { Logger } from '../ports';
 
 /**
  * Builds an SQS batch handler: every record's body is parsed with `schema`, records are processed
- * concurrently (or one after another with `sequential`, e.g. to share one connection), and only the
+ * concurrently (one after another with `sequential`, e.g. to share one connection; or in order with
+ * at most `concurrency.limit` weight at once, e.g. several small files but one large), and only the
  * records that failed are reported (`batchItemFailures`), so one bad
  * record never replays the batch. A body that does not parse is reported too: after the queue's
  * maxReceiveCount it lands in the dead-letter queue, where an operator can look at it.
@@ -13,20 +14,23 @@ export function sqsBatchHandler<S extends z.ZodType>(
   schema: S,
   logger: () => Logger,
   handle: (message: z.infer<S>, record: SQSRecord) => Promise<void>,
-  options: { sequential?: boolean } = {},
+  options: { sequential?: boolean; concurrency?: { limit: number; weight: (message: z.infer<S>) => number } } = {},
 ) {
   return async (event: SQSEvent): Promise<SQSBatchResponse> => {
+    const parsed = event.Records.map((record) => {
+      try {
+        return { record, message: schema.parse(JSON.parse(record.body)) as z.infer<S> };
+      } catch {
+        logger().error('sqs_message_invalid', { messageId: record.messageId, source: record.eventSourceARN });
+        return { record, message: undefined };
+      }
+    });
+    const concurrency = options.concurrency ?? (options.sequential ? { limit: 1, weight: () => 1 } : undefined);
     const results = await mapRecords(
-      event.Records,
-      options.sequential ?? false,
-      async (record) => {
-        let message: z.infer<S>;
-        try {
-          message = schema.parse(JSON.parse(record.body));
-        } catch {
-          logger().error('sqs_message_invalid', { messageId: record.messageId, source: record.eventSourceARN });
-          return record.messageId;
-        }
+      parsed,
+      concurrency && { limit: concurrency.limit, weight: ({ message }) => (message === undefined ? 0 : concurrency.weight(message)) },
+      async ({ record, message }) => {
+        if (message === undefined) return record.messageId;
         try {
           await handle(message, record);
           return undefined;
@@ -44,9 +48,37 @@ export function sqsBatchHandler<S extends z.ZodType>(
   };
 }
 
-async function mapRecords<T>(records: SQSRecord[], sequential: boolean, each: (record: SQSRecord) => Promise<T>): Promise<T[]> {
-  if (!sequential) return Promise.all(records.map(each));
-  const results: T[] = [];
-  for (const record of records) results.push(await each(record));
-  return results;
+/**
+ * Runs `each` over the items in order, with at most `limit` weight in flight (an item weighing the
+ * limit or more runs alone); all at once without `concurrency`.
+ */
+async function mapRecords<I, T>(items: I[], concurrency: { limit: number; weight: (item: I) => number } | undefined, each: (item: I) => Promise<T>): Promise<T[]> {
+  if (!concurrency) return Promise.all(items.map(each));
+  let inFlight = 0;
+  const waiting: (() => boolean)[] = [];
+  const admit = (weight: number) =>
+    new Promise<void>((resolve) => {
+      const tryNow = () => {
+        if (inFlight > 0 && inFlight + weight > concurrency.limit) return false;
+        inFlight += weight;
+        resolve();
+        return true;
+      };
+      if (waiting.length > 0 || !tryNow()) waiting.push(tryNow);
+    });
+  const leave = (weight: number) => {
+    inFlight -= weight;
+    while (waiting.length > 0 && waiting[0]!()) waiting.shift();
+  };
+  return Promise.all(
+    items.map(async (item) => {
+      const weight = Math.max(0, concurrency.weight(item));
+      await admit(weight);
+      try {
+        return await each(item);
+      } finally {
+        leave(weight);
+      }
+    }),
+  );
 }

@@ -54,9 +54,8 @@ export function ingestedMessage(file: FileView): FileIngestedMessage {
 export async function notifyFile(job: NotifyJob, deps: NotifyDeps, options: { again?: boolean } = {}): Promise<NotifyOutcome> {
   const claim = await deps.ledger.claim(job.fileId, new Date(Date.now() + deps.leaseSeconds * 1000), options.again ?? false);
   if (claim === 'notified') return { status: 'already-notified' };
-  if (claim !== 'claimed') return { status: claim };
-  const file = await deps.files.get(job.fileId);
-  if (!file) return { status: 'missing' };
+  if (typeof claim === 'string') return { status: claim };
+  const file = claim;
   const message = ingestedMessage(file);
   const log = { fileId: file.fileId, serverId: file.serverId, serverName: file.serverName, remotePath: file.remotePath };
   try {

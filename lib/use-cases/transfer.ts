@@ -23,13 +23,13 @@ import type {
 
 export interface TransferDeps {
   ledger: TransferLedger;
-  servers: ServerStore;
+  servers: Pick<ServerStore, 'get'>;
   secrets: SecretStore;
   pollState: Pick<PollStateStore, 'get'>;
   slots: ConnectionSlots;
   sftp: SftpConnector;
   store: ObjectStore;
-  notifications: JobQueue<NotifyJob>;
+  notifications: Pick<JobQueue<NotifyJob>, 'sendAll'>;
   transfers: JobQueue<TransferJob>;
   /** Where quarantined jobs are parked for an operator (the transfer queue's dead-letter queue). */
   deadLetters: JobQueue<TransferJob>;
@@ -77,43 +77,61 @@ export const SLOT_WAIT_SECONDS = 3;
  */
 export async function transferFile(job: TransferJob, deps: TransferDeps): Promise<TransferOutcome> {
   const leaseUntil = () => new Date(Date.now() + deps.leaseSeconds * 1000);
-  const claim = await deps.ledger.claim(job.fileId, deps.instanceId, leaseUntil());
-  if (claim === 'done') return { status: 'already-done' };
-  if (claim === 'busy') return { status: 'in-progress-elsewhere' };
-  if (claim === 'gone') return { status: 'gone' };
-  if (claim === 'missing') return { status: 'missing' };
+  // A connection first: while the server is at its cap the file is left as it is, without a claim
+  // and its release (a busy server's files are otherwise claimed and released on every delivery).
+  const server = await deps.servers.get(job.serverId);
+  // One invocation's transfers share sessions (see SftpSessions); a lone call gets its own.
+  const sessions = deps.sessions ?? new SftpSessions(deps);
+  let borrowed: BorrowedSession | 'no-slot' | undefined;
+  let connectError: unknown;
+  if (server) {
+    try {
+      borrowed = await sessions.borrow(server, leaseUntil());
+    } catch (error) {
+      connectError = error;
+    }
+  }
+  if (borrowed === 'no-slot') {
+    if (!deps.sessions) await sessions.closeAll();
+    // Jittered, so the files waiting for one server do not all come back at the same moment.
+    return { status: 'retry', code: 'no_connection_slot', delaySeconds: Math.round(SLOT_WAIT_SECONDS * (0.5 + (deps.random ?? Math.random)())) };
+  }
+  const giveBackUnused = async () => {
+    if (borrowed) await sessions.giveBack(borrowed, true);
+    if (!deps.sessions) await sessions.closeAll();
+  };
+
+  const claim = await deps.ledger.claim(job.fileId, deps.instanceId, leaseUntil()).catch(async (error: unknown) => {
+    await giveBackUnused();
+    throw error;
+  });
+  if (typeof claim === 'string') {
+    await giveBackUnused();
+    const unclaimed = { done: 'already-done', busy: 'in-progress-elsewhere', gone: 'gone', missing: 'missing' } as const;
+    return { status: unclaimed[claim] };
+  }
   const file = claim;
   const log = { fileId: file.fileId, serverId: file.serverId, serverName: file.serverName, remotePath: file.remotePath };
 
   if (file.attempts > deps.maxAttempts) {
+    await giveBackUnused();
     return finalize(file, 'quarantined', 'max_attempts', `gave up after ${deps.maxAttempts} attempts`, deps);
   }
-
-  const server = await deps.servers.get(file.serverId);
   if (!server) return finalize(file, 'quarantined', 'server_deleted', 'the server was deleted before the file was transferred', deps);
   let key: string;
   try {
     key = file.upload?.key ?? objectKey(server.keyPrefix, file.relativePath);
   } catch (error) {
+    await giveBackUnused();
     if (error instanceof UnsafeKeyError) return finalize(file, 'quarantined', 'unsafe_name', error.message, deps);
     throw error;
   }
-
-  // One invocation's transfers share sessions (see SftpSessions); a lone call gets its own.
-  const sessions = deps.sessions ?? new SftpSessions(deps);
-  let borrowed: BorrowedSession | 'no-slot';
-  try {
-    borrowed = await sessions.borrow(server, leaseUntil());
-  } catch (error) {
+  if (!borrowed) {
     if (!deps.sessions) await sessions.closeAll();
-    return await recordFailure(file, error, deps);
+    return await recordFailure(file, connectError, deps);
   }
-  if (borrowed === 'no-slot') {
-    await deps.ledger.release(file.fileId, deps.instanceId);
-    // Jittered, so the files waiting for one server do not all come back at the same moment.
-    return { status: 'retry', code: 'no_connection_slot', delaySeconds: Math.round(SLOT_WAIT_SECONDS * (0.5 + (deps.random ?? Math.random)())) };
-  }
-  const { session, slot } = borrowed;
+  const lent = borrowed;
+  const { session, slot } = lent;
 
   let leaseLost = false;
   let sessionHealthy = false;
@@ -125,7 +143,12 @@ export async function transferFile(job: TransferJob, deps: TransferDeps): Promis
         leaseLost ||= !held;
       })
       .catch(() => {});
-    deps.slots.renew(server.id, slot, deps.instanceId, until).catch(() => {});
+    deps.slots
+      .renew(server.id, slot, deps.instanceId, until)
+      .then((held) => {
+        if (held) lent.slotUntil = until;
+      })
+      .catch(() => {});
   }, (deps.leaseSeconds * 1000) / 3);
   heartbeat.unref();
   try {

@@ -38,6 +38,8 @@ export interface LambdaRuntime {
   invoke(functionName: string, event: unknown): Promise<InvokeResult>;
   /** Live environments per function (for tests and the banner). */
   environments(): Record<string, number>;
+  /** Invocations and the CPU seconds their environments' threads used, per function, since start. */
+  usage(): Record<string, { invocations: number; cpuSeconds: number }>;
   stop(): Promise<void>;
 }
 
@@ -46,6 +48,8 @@ interface Environment {
   ready: Promise<void>;
   busy: boolean;
   idleTimer?: NodeJS.Timeout;
+  /** The thread's CPU seconds at its last report. */
+  cpuSeconds: number;
 }
 
 const ENVIRONMENT_SCRIPT = join(import.meta.dirname, 'lambda-environment.cjs');
@@ -87,8 +91,11 @@ export function startLambdaRuntime(options: {
   output?: (chunk: string) => void;
 }): LambdaRuntime {
   const idleMs = (options.idleSeconds ?? 60) * 1000;
-  const pools = new Map<string, { definition: LocalFunction; environments: Set<Environment>; waiting: ((environment: Environment) => void)[] }>();
-  for (const definition of options.functions) pools.set(definition.name, { definition, environments: new Set(), waiting: [] });
+  const pools = new Map<
+    string,
+    { definition: LocalFunction; environments: Set<Environment>; waiting: ((environment: Environment) => void)[]; usage: { invocations: number; cpuSeconds: number } }
+  >();
+  for (const definition of options.functions) pools.set(definition.name, { definition, environments: new Set(), waiting: [], usage: { invocations: 0, cpuSeconds: 0 } });
   let stopped = false;
 
   const startEnvironment = (definition: LocalFunction): Environment => {
@@ -107,6 +114,7 @@ export function startLambdaRuntime(options: {
         memorySize: definition.memorySize,
         exposeGc: /--expose-gc\b/.test(nodeOptions),
         sourceMaps: /--enable-source-maps\b/.test(nodeOptions),
+        cpuProfileDir: process.env.SLUICE_LOCAL_CPU_PROFILE,
       },
     });
     const forward = (chunk: Buffer) => options.output?.(chunk.toString('utf8'));
@@ -118,7 +126,7 @@ export function startLambdaRuntime(options: {
       worker.once('exit', (code) => reject(new Error(`environment exited with code ${code} during init`)));
     });
     ready.catch(() => {});
-    return { worker, ready, busy: false };
+    return { worker, ready, busy: false, cpuSeconds: 0 };
   };
 
   const retire = (pool: { environments: Set<Environment> }, environment: Environment): Promise<number> => {
@@ -182,9 +190,14 @@ export function startLambdaRuntime(options: {
     const id = randomUUID();
     const timeoutMs = pool.definition.timeoutSeconds * 1000;
     const outcome = await new Promise<InvokeResult>((resolve) => {
-      const onMessage = (message: { id?: string; result?: unknown; error?: { errorType: string; errorMessage: string }; fatal?: boolean }) => {
+      const onMessage = (message: { id?: string; result?: unknown; error?: { errorType: string; errorMessage: string }; fatal?: boolean; cpuSeconds?: number }) => {
         if (message.id !== id) return;
         cleanup();
+        pool.usage.invocations++;
+        if (message.cpuSeconds !== undefined) {
+          pool.usage.cpuSeconds += message.cpuSeconds - environment.cpuSeconds;
+          environment.cpuSeconds = message.cpuSeconds;
+        }
         if (message.fatal) void retire(pool, environment);
         resolve(message.error ? { error: `${message.error.errorType}: ${message.error.errorMessage}` } : { payload: message.result });
       };
@@ -214,6 +227,7 @@ export function startLambdaRuntime(options: {
   return {
     invoke,
     environments: () => Object.fromEntries([...pools].map(([name, pool]) => [name, pool.environments.size])),
+    usage: () => Object.fromEntries([...pools].map(([name, pool]) => [name, { ...pool.usage }])),
     async stop() {
       stopped = true;
       await Promise.all([...pools.values()].flatMap((pool) => [...pool.environments].map((environment) => retire(pool, environment))));

@@ -7,7 +7,8 @@
  * measured here, held gigabytes for them. Listed first in serverless.yml so its `initialize` hook
  * runs before serverless-esbuild reads the function list. Once the bundles are built it also stops
  * esbuild's service process, which otherwise stays alive holding the build's memory (1.5 GiB RSS
- * measured for the HTTP functions alone). No effect on package or deploy.
+ * measured for the HTTP functions alone), and turns off serverless-esbuild's rebuild on file change.
+ * No effect on package or deploy.
  */
 class OfflineHttpOnly {
   constructor(serverless) {
@@ -20,6 +21,10 @@ class OfflineHttpOnly {
           const http = events.some((event) => event.httpApi || event.http);
           if (!http && name !== 'authorizer') delete functions[name];
         }
+        // No rebuild on file change: the local runtime's bundles would not follow, and each rebuild
+        // restarted esbuild's service (1.5 GiB RSS measured, kept until exit). Restart npm start instead.
+        const custom = (serverless.service.custom = serverless.service.custom || {});
+        custom.esbuild = { ...custom.esbuild, watch: { ...(custom.esbuild && custom.esbuild.watch), pattern: [] } };
       },
       // After serverless-esbuild's `before:offline:start:init` bundling, before serverless-offline starts.
       'offline:start:init': async () => {

@@ -6,6 +6,7 @@ import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { LOCAL_AMQP_URL } from '../../lib/adapters/amqp-publisher';
+import { countRequests } from '../../lib/adapters/aws-clients';
 import { ConfigError, loadConfig } from '../../lib/config';
 import { assertJava, startDynamoDbLocal } from './dynamodb';
 import { findMinio, MINIO_DEFAULT_CREDENTIALS, MissingMinioError, startMinio } from './minio';
@@ -45,6 +46,8 @@ export interface LocalStack {
   /** Environment that points an SDK client (or a function) at this stack. */
   env: Record<string, string>;
   queueUrls: Record<string, string>;
+  /** The local Lambda runtime's invocations and CPU per function (benchmarks). */
+  functionUsage(): Record<string, { invocations: number; cpuSeconds: number }>;
   stop(): Promise<void>;
 }
 
@@ -212,7 +215,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     stoppers.push(() => runtime.stop());
     const warn = (event: string, fields: Record<string, unknown>) => options.functionOutput?.(`${JSON.stringify({ level: 'warn', event, ...fields })}\n`);
     if (mappings.length > 0) {
-      const sqs = new SQSClient({ ...clientConfig, endpoint: endpoints.sqs });
+      // Lambda's event source mapping, not the product: counted apart when requests are counted.
+      const sqs = countRequests(new SQSClient({ ...clientConfig, endpoint: endpoints.sqs }), 'event source');
       const runner = startSqsEventSources({ sqs, mappings, invoke: runtime.invoke, region, log: warn });
       stoppers.push(async () => {
         await runner.stop();
@@ -232,6 +236,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       endpoints,
       env: { ...stackEnv, SLUICE_API_TOKEN: apiToken },
       queueUrls,
+      functionUsage: () => runtime.usage(),
       stop,
     };
   } catch (error) {

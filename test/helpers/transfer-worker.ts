@@ -4,7 +4,7 @@ import { sweepArrayBuffersPromptly } from '../../lib/adapters/native-garbage';
 import { loadConfig } from '../../lib/config';
 import { buildContainer } from '../../lib/container';
 import type { SftpSession, TransferJob } from '../../lib/ports';
-import { SftpSessions } from '../../lib/use-cases/sftp-sessions';
+import { TransferBatch } from '../../lib/use-cases/transfer-batch';
 import { transferFile, type TransferOutcome } from '../../lib/use-cases/transfer';
 
 /**
@@ -103,10 +103,10 @@ async function run(): Promise<{ ok: boolean; result: object }> {
   const lane = async () => {
     while (jobs.length > 0) {
       const batch = jobs.splice(0, Number(process.env.BATCH_SIZE ?? 10));
-      const sessions = new SftpSessions(container.transferDeps);
+      const shared = new TransferBatch(container.transferDeps);
       try {
         for (const job of batch) {
-          const outcome: TransferOutcome = await transferFile(job, { ...container.transferDeps, sessions });
+          const outcome: TransferOutcome = await transferFile(job, shared.deps());
           if (outcome.status === 'retry' && outcome.code === 'no_connection_slot') {
             jobs.push(job); // as the transfer function does: wait for a slot, do not count a failure
             // A shorter wait than the function's re-enqueue delay: nothing else competes for this worker's slots.
@@ -116,7 +116,7 @@ async function run(): Promise<{ ok: boolean; result: object }> {
           counts[outcome.status] = (counts[outcome.status] ?? 0) + 1;
         }
       } finally {
-        await sessions.closeAll();
+        await shared.finish();
       }
     }
   };

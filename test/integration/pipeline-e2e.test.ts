@@ -31,13 +31,19 @@ const s3 = new S3Client({ region: 'us-east-1', endpoint: `http://127.0.0.1:${por
 interface Service {
   child: ChildProcess;
   output: () => string;
+  /** Files this instance uploaded (its `file_uploaded` log lines), by server id. */
+  uploads: Map<string, number>;
 }
 
-async function startService(): Promise<Service> {
+/**
+ * `npm start`; `extra` starts another instance on its own ports and data directory, pointed at the
+ * first one's stand-ins through AWS_ENDPOINT_URL_* (several instances on one set of servers).
+ */
+async function startService(extra?: { ports: Record<string, string>; dataDir: string; endpoints: Record<string, string> }): Promise<Service> {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
-    ...ports,
-    SLUICE_DATA_DIR: join(dataDir, 'service'),
+    ...(extra?.ports ?? ports),
+    SLUICE_DATA_DIR: extra?.dataDir ?? join(dataDir, 'service'),
     SLUICE_API_TOKEN: token,
     AMQP_URL: broker.url,
     S3_PART_SIZE_MIB: '5',
@@ -45,11 +51,21 @@ async function startService(): Promise<Service> {
     LOG_LEVEL: 'info',
   };
   for (const name of Object.keys(env)) if (name.startsWith('AWS_ENDPOINT_URL')) delete env[name];
+  Object.assign(env, extra?.endpoints);
   const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
+  let partial = '';
+  const uploads = new Map<string, number>();
   await new Promise<void>((resolve, reject) => {
     const onData = (chunk: Buffer) => {
-      output = (output + chunk.toString('utf8')).slice(-400_000);
+      const text = chunk.toString('utf8');
+      const lines = (partial + text).split('\n');
+      partial = lines.pop()!;
+      for (const line of lines) {
+        const serverId = /"event":"file_uploaded".*?"serverId":"([^"]+)"/.exec(line)?.[1];
+        if (serverId) uploads.set(serverId, (uploads.get(serverId) ?? 0) + 1);
+      }
+      output = (output + text).slice(-400_000);
       if (output.includes('Press Ctrl-C to stop.')) resolve();
     };
     child.stdout!.on('data', onData);
@@ -57,7 +73,7 @@ async function startService(): Promise<Service> {
     child.once('exit', (code) => reject(new Error(`npm start exited with ${code}:\n${output.slice(-4000)}`)));
     setTimeout(() => reject(new Error(`npm start not ready in time:\n${output.slice(-4000)}`)), 150_000).unref();
   });
-  return { child, output: () => output };
+  return { child, output: () => output, uploads };
 }
 
 async function stopService(running: Service): Promise<void> {
@@ -154,6 +170,18 @@ async function register(name: string, dir: string, fields: Record<string, unknow
   });
   assert.equal(created.status, 201, created.text);
   return created.json as { id: string; keyPrefix: string; name: string };
+}
+
+/** Every file version of a server, page by page. */
+async function allFiles(serverId: string): Promise<{ status: string }[]> {
+  const files: { status: string }[] = [];
+  let nextToken: string | undefined;
+  do {
+    const page = await api('GET', `/files?serverId=${serverId}&limit=100${nextToken ? `&nextToken=${encodeURIComponent(nextToken)}` : ''}`);
+    files.push(...page.json.items);
+    nextToken = page.json.nextToken ?? undefined;
+  } while (nextToken);
+  return files;
 }
 
 const messagesFor = (serverId: string) => [...consumer.deliveries.values()].filter((bodies) => bodies[0]!.serverId === serverId);
@@ -270,6 +298,54 @@ describe('pipeline end to end through npm start', () => {
     await new Promise((resolve) => setTimeout(resolve, 3000));
     assert.ok(messagesFor(target.id).every((bodies) => bodies.length === 1), 'no duplicate messages');
     assert.equal(await objectCount(target.keyPrefix), first.length + later.length, 'no duplicate objects');
+  });
+
+  it('with a second npm start on the same stand-ins, ingests 300 files of one server with no duplicate object or message', async () => {
+    const second = await startService({
+      ports: { PORT: '3410', SLUICE_LAMBDA_PORT: '3412', SLUICE_LOCAL_AWS_PORT: '4976', SLUICE_LOCAL_DYNAMODB_PORT: '8410', SLUICE_LOCAL_SECRETS_PORT: '4994' },
+      dataDir: join(dataDir, 'second'),
+      endpoints: {
+        AWS_ENDPOINT_URL_S3: `http://127.0.0.1:${ports.SLUICE_LOCAL_AWS_PORT}`,
+        AWS_ENDPOINT_URL_SQS: `http://127.0.0.1:${ports.SLUICE_LOCAL_AWS_PORT}`,
+        AWS_ENDPOINT_URL_DYNAMODB: `http://127.0.0.1:${ports.SLUICE_LOCAL_DYNAMODB_PORT}`,
+        AWS_ENDPOINT_URL_SECRETS_MANAGER: `http://127.0.0.1:${ports.SLUICE_LOCAL_SECRETS_PORT}`,
+      },
+    });
+    try {
+      assert.match(second.output(), /127\.0\.0\.1:3410/, 'the second instance serves its own API');
+      const dir = join(sshd.root, 'two-instances');
+      mkdirSync(dir, { recursive: true, mode: 0o755 });
+      const count = 300;
+      const contents = new Map<string, Buffer>();
+      for (let index = 0; index < count; index++) {
+        const content = randomBytes(2000 + index);
+        contents.set(`f${index}.dat`, content);
+        writeFileSync(join(dir, `f${index}.dat`), content);
+      }
+      const target = await register(`e2e-two-${randomBytes(3).toString('hex')}`, 'two-instances');
+      await eventually(`${count} announcements`, () => (messagesFor(target.id).length === count ? true : undefined), 300_000);
+      // Both instances took part: each one's transfer function uploaded some of the files.
+      await eventually('uploads by both instances', () => ((service!.uploads.get(target.id) ?? 0) + (second.uploads.get(target.id) ?? 0) === count ? true : undefined), 30_000);
+      assert.ok((service!.uploads.get(target.id) ?? 0) > 0, 'the first instance uploaded some files');
+      assert.ok((second.uploads.get(target.id) ?? 0) > 0, 'the second instance uploaded some files');
+      // Every version settled as notified before counting messages and objects.
+      await eventually(
+        'every version notified',
+        async () => {
+          const files = await allFiles(target.id);
+          return files.length === count && files.every((file) => file.status === 'notified') ? true : undefined;
+        },
+        60_000,
+      );
+      assert.deepEqual(messagesFor(target.id).filter((bodies) => bodies.length > 1).map((bodies) => bodies[0]!.remotePath), [], 'no file announced twice');
+      assert.equal(await objectCount(target.keyPrefix), count, 'one object per file');
+      for (const bodies of messagesFor(target.id).slice(0, 20)) {
+        const name = bodies[0]!.remotePath.slice(dir.length + 1);
+        assert.equal(bodies[0]!.sha256, sha256(contents.get(name)!), `${name} announced with its own digest`);
+      }
+    } finally {
+      await stopService(second);
+    }
   });
 
   it('ingests and announces 2,000 small files with no duplicates', async () => {

@@ -10,6 +10,7 @@ import { PurgeQueueCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import type { Container } from '../../lib/container';
 import type { TransferJob } from '../../lib/ports';
 import { SftpSessions } from '../../lib/use-cases/sftp-sessions';
+import { TransferBatch } from '../../lib/use-cases/transfer-batch';
 import { transferFile, type TransferDeps } from '../../lib/use-cases/transfer';
 import { SftpError } from '../../lib/errors';
 import { RecordingLogger } from '../helpers/fakes';
@@ -304,6 +305,56 @@ describe('transfer: connections', () => {
     const slot = await container.transferDeps.slots.acquire(server.id, 1, 'probe', new Date(Date.now() + 10_000));
     assert.ok(slot !== undefined, 'the connection slot is free again after the batch');
     await container.transferDeps.slots.release(server.id, slot, 'probe');
+  });
+
+  it('runs several small files of one server at once over one shared connection', async () => {
+    const { server, dir } = await serverFor();
+    const files = Array.from({ length: 8 }, (_, index) => randomBytes(1000 + index));
+    const jobs = await Promise.all(files.map((content, index) => detected(server, dir, `shared-${index}.bin`, content)));
+    const sessions = new SftpSessions(deps);
+    const connectionsBefore = proxy.connections;
+    try {
+      const outcomes = await Promise.all(jobs.map((job) => transferFile(job, { ...deps, sessions })));
+      assert.deepEqual(outcomes.map((outcome) => outcome.status), jobs.map(() => 'uploaded'));
+    } finally {
+      await sessions.closeAll();
+    }
+    assert.equal(proxy.connections - connectionsBefore, 1, 'eight concurrent transfers, one connection');
+    for (const [index, content] of files.entries()) assert.ok((await objectBytes(`${server.keyPrefix}/shared-${index}.bin`)).equals(content));
+  });
+
+  it('keeps a warm connection for the next batch, then closes it and frees its slot once idle', async () => {
+    const { server, dir } = await serverFor({ maxConnections: 1 });
+    const first = await detected(server, dir, 'warm-1.bin', randomBytes(100));
+    const second = await detected(server, dir, 'warm-2.bin', randomBytes(100));
+    const sessions = new SftpSessions(deps, { keepIdleSeconds: 1 });
+    const connectionsBefore = proxy.connections;
+    assert.equal((await transferFile(first, { ...deps, sessions })).status, 'uploaded');
+    assert.equal((await transferFile(second, { ...deps, sessions })).status, 'uploaded');
+    assert.equal(proxy.connections - connectionsBefore, 1, 'the second batch reused the idle connection');
+    // The only slot is held while the connection idles, and comes free once it has closed.
+    assert.equal(await container.transferDeps.slots.acquire(server.id, 1, 'probe', new Date(Date.now() + 10_000)), undefined);
+    const deadline = Date.now() + 15_000;
+    let slot: string | undefined;
+    while (slot === undefined && Date.now() < deadline) {
+      slot = await container.transferDeps.slots.acquire(server.id, 1, 'probe', new Date(Date.now() + 10_000));
+      if (slot === undefined) await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    assert.ok(slot !== undefined, 'the slot is free once the idle connection closed');
+    await container.transferDeps.slots.release(server.id, slot, 'probe');
+  });
+
+  it('sends a batch\'s notifications together and re-enqueues the files it deferred', async () => {
+    const { server, dir } = await serverFor();
+    const jobs = await Promise.all(Array.from({ length: 12 }, (_, index) => detected(server, dir, `batched-${index}.bin`, randomBytes(50))));
+    await notifications();
+    await fixture.drain('transfer');
+    const batch = new TransferBatch(deps);
+    for (const job of jobs.slice(0, 11)) assert.equal((await transferFile(job, batch.deps())).status, 'uploaded');
+    batch.defer(jobs[11]!, 0, 'message-12');
+    assert.deepEqual(await batch.finish(), [], 'every deferred job re-enqueued');
+    assert.deepEqual((await notifications()).sort(), jobs.slice(0, 11).map((job) => job.fileId).sort(), 'each uploaded file announced once');
+    assert.deepEqual(await fixture.drain('transfer'), [jobs[11]!.fileId]);
   });
 
   it('does not lend a session again after a transfer on it failed', async () => {
