@@ -47,7 +47,8 @@ export async function benchStop(sshd: Sshd, amqpUrl: string): Promise<{ seconds:
     child.kill('SIGTERM');
     await exited;
     const seconds = (performance.now() - stopped) / 1000;
-    const alive = new Set(descendantsOfAll().map((row) => row.pid));
+    // A zombie (<defunct>) has exited and holds nothing; it waits for the container's init to reap it.
+    const alive = new Set(descendantsOfAll().filter((row) => !row.args.includes('<defunct>')).map((row) => row.pid));
     return { seconds, leftBehind: tree.filter((row) => alive.has(row.pid)).map((row) => row.args.slice(0, 80)) };
   } finally {
     if (child.exitCode === null) child.kill('SIGKILL');

@@ -96,6 +96,8 @@ export interface PollStateStore {
   getMany(serverIds: string[]): Promise<Map<string, PollState>>;
   /** Removes everything polling kept for a server (on deletion). */
   forget(serverId: string): Promise<void>;
+  /** Drops the host key recorded on first connection (the server moved to another host or port). */
+  forgetHostKey(serverId: string): Promise<void>;
 }
 
 /** Fleet-wide cap on concurrent SFTP sessions per server. */

@@ -180,6 +180,15 @@ export class DynamoPollStateStore implements PollStateStore {
     );
   }
 
+  async forgetHostKey(serverId: string): Promise<void> {
+    // Conditional: an update of a missing item would create a bare one (a server never polled).
+    await conditionally(
+      this.documents.send(
+        new UpdateCommand({ TableName: this.table, Key: { pk: pollKey(serverId) }, UpdateExpression: 'REMOVE observedHostKey', ConditionExpression: 'attribute_exists(pk)' }),
+      ),
+    );
+  }
+
   async get(serverId: string): Promise<PollState | undefined> {
     const { Item } = await this.documents.send(new GetCommand({ TableName: this.table, Key: { pk: pollKey(serverId) } }));
     return Item ? toState(Item) : undefined;

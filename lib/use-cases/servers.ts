@@ -14,7 +14,7 @@ import type { Clock, IdGenerator, JobQueue, Logger, Page, PollState, PollStateSt
 export interface ServerDeps {
   servers: ServerStore;
   secrets: SecretStore;
-  pollState: Pick<PollStateStore, 'get' | 'getMany' | 'forget'>;
+  pollState: Pick<PollStateStore, 'get' | 'getMany' | 'forget' | 'forgetHostKey'>;
   /** A server registered or (re)activated gets its polls for the scheduler's current window at once. */
   ticks: Pick<JobQueue<PollTick>, 'sendEntries'>;
   clock: Clock;
@@ -42,12 +42,25 @@ function credentialsFrom(
     : { type: 'privateKey', privateKey: input.privateKey, passphrase: input.passphrase };
 }
 
+/** Who asked for a change, for the audit trail (the HTTP request id). */
+export interface ChangeContext {
+  requestId?: string;
+}
+
+/**
+ * One audit line per change of a server: what was done, to which server, which fields (names only,
+ * never a value: secrets are named `password`, `privateKey`, `passphrase`), and the request.
+ */
+function audit(deps: Pick<ServerDeps, 'logger'>, action: 'server.created' | 'server.updated' | 'server.deleted' | 'server.credentials_rotated', serverId: string, fields: string[], context: ChangeContext) {
+  deps.logger.info('audit', { action, serverId, fields, requestId: context.requestId ?? null });
+}
+
 /**
  * Registers a server. Its credentials go to a new secret first; the record (holding only the secret's
  * ARN) and the claim on its name are then written in one transaction. If the name is taken the secret
  * is deleted again and a ConflictError is raised.
  */
-export async function createServer(input: CreateServerInput, deps: ServerDeps): Promise<ServerView> {
+export async function createServer(input: CreateServerInput, deps: ServerDeps, context: ChangeContext = {}): Promise<ServerView> {
   const credentials = credentialsFrom(input, deps.checkPrivateKey);
   if (credentials === undefined) {
     throw new ValidationError([{ field: 'password', message: 'exactly one of password or privateKey is required' }]);
@@ -95,6 +108,7 @@ export async function createServer(input: CreateServerInput, deps: ServerDeps): 
     throw new ConflictError(`a server named "${input.name}" already exists`, 'name');
   }
   deps.logger.info('server_created', { serverId: id, serverName: server.name });
+  audit(deps, 'server.created', id, Object.keys(input).filter((field) => input[field as keyof CreateServerInput] !== undefined).sort(), context);
   if (server.active) await requestPolls(server, deps);
   return toServerView(server);
 }
@@ -120,31 +134,65 @@ export async function listServers(
 /**
  * Changes any field. New credentials replace the old secret value (a new secret version: rotation);
  * a rename moves the unique-name claim in the same transaction as the record update.
+ *
+ * Credentials are bound to their destination: a change of host, port or username must bring new
+ * credentials, which go to a new secret that the record switches to in the same write as the new
+ * destination, so no poller ever sends the old secret to the new place (or the new one to the old).
+ * A new host or port also drops the recorded host key and the pinned one, unless the same change
+ * pins a new one.
  */
-export async function updateServer(id: string, input: UpdateServerInput, deps: ServerDeps): Promise<ServerView> {
+export async function updateServer(id: string, input: UpdateServerInput, deps: ServerDeps, context: ChangeContext = {}): Promise<ServerView> {
   const current = await requireServer(id, deps.servers);
   const credentials = credentialsFrom(input, deps.checkPrivateKey);
   const { password: _password, privateKey: _privateKey, passphrase: _passphrase, ...fields } = input;
+  const moved = (fields.host !== undefined && fields.host !== current.host) || (fields.port !== undefined && fields.port !== current.port);
+  const newDestination = moved || (fields.username !== undefined && fields.username !== current.username);
+  if (newDestination && credentials === undefined) {
+    throw new ValidationError([
+      {
+        field: 'password',
+        message: 'a change of host, port or username needs new credentials (password or privateKey): stored credentials are only ever sent to the destination they were given for',
+      },
+    ]);
+  }
   const next: ServerRecord = {
     ...current,
     ...fields,
-    hostKey: fields.hostKey === undefined ? current.hostKey : fields.hostKey,
+    hostKey: fields.hostKey !== undefined ? fields.hostKey : moved ? null : current.hostKey,
     authMethod: credentials?.type ?? current.authMethod,
     updatedAt: deps.clock.now().toISOString(),
     version: current.version + 1,
   };
   const conflict = afterIngestConflict(next);
   if (conflict) throw new ValidationError([{ field: 'afterIngest', message: conflict }]);
-  if (credentials !== undefined) {
+  if (credentials !== undefined && newDestination) {
+    next.secretArn = await deps.secrets.create(`${deps.secretPrefix}${id}/v${next.version}`, credentials, `SFTP credentials of sluice server ${next.name} (${id})`);
+  } else if (credentials !== undefined) {
     await deps.secrets.replace(current.secretArn, credentials);
     deps.logger.info('server_credentials_rotated', { serverId: id, serverName: current.name });
   }
-  const result = await deps.servers.update(next, current.version, current.name);
+  let result;
+  try {
+    result = await deps.servers.update(next, current.version, current.name);
+  } catch (error) {
+    if (next.secretArn !== current.secretArn) await deleteSecretQuietly(next.secretArn, id, deps);
+    throw error;
+  }
+  if (result !== 'updated' && next.secretArn !== current.secretArn) await deleteSecretQuietly(next.secretArn, id, deps);
   switch (result) {
-    case 'updated':
+    case 'updated': {
+      if (next.secretArn !== current.secretArn) await deleteSecretQuietly(current.secretArn, id, deps);
+      if (moved) await deps.pollState.forgetHostKey(id).catch((error: unknown) => deps.logger.warn('host_key_reset_failed', { serverId: id, error: errorSummary(error) }));
+      const changed = Object.keys(input)
+        .filter((field) => ['password', 'privateKey', 'passphrase'].includes(field) || JSON.stringify(input[field as keyof UpdateServerInput]) !== JSON.stringify(current[field as keyof ServerRecord]));
+      if (moved && fields.hostKey === undefined && current.hostKey !== null) changed.push('hostKey');
+      changed.sort();
       deps.logger.info('server_updated', { serverId: id, serverName: next.name, fields: Object.keys(input) });
+      audit(deps, 'server.updated', id, changed, context);
+      if (credentials !== undefined) audit(deps, 'server.credentials_rotated', id, Object.keys(input).filter((field) => ['password', 'privateKey', 'passphrase'].includes(field)).sort(), context);
       if (next.active && !current.active) await requestPolls(next, deps);
       return toServerView(next, await deps.pollState.get(id));
+    }
     case 'name-taken':
       throw new ConflictError(`a server named "${next.name}" already exists`, 'name');
     case 'stale':
@@ -155,12 +203,13 @@ export async function updateServer(id: string, input: UpdateServerInput, deps: S
 }
 
 /** Removes a server and its secret. Its ingestion history (the file ledger) is kept. */
-export async function deleteServer(id: string, deps: Pick<ServerDeps, 'servers' | 'secrets' | 'logger' | 'pollState'>): Promise<void> {
+export async function deleteServer(id: string, deps: Pick<ServerDeps, 'servers' | 'secrets' | 'logger' | 'pollState'>, context: ChangeContext = {}): Promise<void> {
   const server = await requireServer(id, deps.servers);
   if (!(await deps.servers.delete(server))) throw new NotFoundError(`no server with id ${id}`);
   await deleteSecretQuietly(server.secretArn, id, deps);
   await deps.pollState.forget(id).catch((error: unknown) => deps.logger.warn('poll_state_cleanup_failed', { serverId: id, error: errorSummary(error) }));
   deps.logger.info('server_deleted', { serverId: id, serverName: server.name });
+  audit(deps, 'server.deleted', id, [], context);
 }
 
 /**

@@ -40,9 +40,10 @@ interface Entry {
  * done.
  *
  * `keepIdleSeconds` keeps a session with no user open for that long (a warm Lambda environment
- * reuses it in its next invocation, as the SDK reuses its sockets); its slot is then held only
- * until the session would close, so an environment that is frozen or dies while idle blocks a slot
- * for at most that long. `closeAll` ends every session with no user and frees its slot.
+ * reuses it in its next invocation, as the SDK reuses its sockets); `park` at the end of the
+ * invocation holds its slot only until the session would close, so an environment that is frozen
+ * or dies while idle blocks a slot for at most that long. `closeAll` ends every session with no
+ * user and frees its slot.
  */
 export class SftpSessions {
   /** The session being lent for each server. */
@@ -118,16 +119,29 @@ export class SftpSessions {
     if (entry.broken) return this.end(borrowed);
     const keepMs = (this.options.keepIdleSeconds ?? 0) * 1000;
     if (keepMs <= 0) return;
-    // Held just past the idle window, not the transfer lease: a frozen environment must not block it long.
     entry.idleSince = Date.now();
-    borrowed.slotUntil = new Date(Date.now() + keepMs + 5000);
-    await this.deps.slots.renew(borrowed.serverId, borrowed.slot, this.deps.instanceId, borrowed.slotUntil).catch(() => false);
     entry.idleTimer = setTimeout(() => {
       if (entry.users > 0) return;
       this.forget(borrowed.serverId, entry);
       void this.end(borrowed);
     }, keepMs);
     entry.idleTimer.unref();
+  }
+
+  /**
+   * At the end of an invocation whose sessions stay warm: each idle one's slot is held only until
+   * the session would close, not for a transfer's lease, so an environment frozen or dead from now
+   * on blocks it no longer than that.
+   */
+  async park(): Promise<void> {
+    const keepMs = (this.options.keepIdleSeconds ?? 0) * 1000;
+    const idle = [...this.lent].filter(([, entry]) => entry.users === 0 && !entry.broken);
+    await Promise.all(
+      idle.map(async ([borrowed]) => {
+        borrowed.slotUntil = new Date(Date.now() + keepMs + 5000);
+        await this.deps.slots.renew(borrowed.serverId, borrowed.slot, this.deps.instanceId, borrowed.slotUntil).catch(() => false);
+      }),
+    );
   }
 
   /** Ends every session no transfer is using (all of them at the end of a batch without `keepIdleSeconds`). */

@@ -73,7 +73,7 @@ export class TransferBatch {
     const [requeued] = await Promise.allSettled([
       deferred.length ? this.base.transfers.sendEntries(deferred.map(({ job, delaySeconds }) => ({ message: job, delaySeconds }))) : Promise.resolve(),
       this.flush(),
-      this.ownSessions ? this.sessions.closeAll() : Promise.resolve(),
+      this.ownSessions ? this.sessions.closeAll() : this.sessions.park(),
     ]);
     if (requeued.status === 'fulfilled') return [];
     this.base.logger.warn('transfer_requeue_failed', { files: deferred.length, error: String(requeued.reason) });

@@ -93,7 +93,7 @@ export function startLambdaRuntime(options: {
   const idleMs = (options.idleSeconds ?? 60) * 1000;
   const pools = new Map<
     string,
-    { definition: LocalFunction; environments: Set<Environment>; waiting: ((environment: Environment) => void)[]; usage: { invocations: number; cpuSeconds: number } }
+    { definition: LocalFunction; environments: Set<Environment>; waiting: ((environment: Environment | undefined) => void)[]; usage: { invocations: number; cpuSeconds: number } }
   >();
   for (const definition of options.functions) pools.set(definition.name, { definition, environments: new Set(), waiting: [], usage: { invocations: 0, cpuSeconds: 0 } });
   let stopped = false;
@@ -135,7 +135,7 @@ export function startLambdaRuntime(options: {
     return environment.worker.terminate();
   };
 
-  const acquire = async (name: string): Promise<Environment> => {
+  const acquire = async (name: string): Promise<Environment | undefined> => {
     const pool = pools.get(name);
     if (!pool) throw new Error(`no local function ${name}`);
     for (const environment of pool.environments) {
@@ -151,7 +151,8 @@ export function startLambdaRuntime(options: {
       pool.environments.add(environment);
       return environment;
     }
-    // At the function's concurrency: wait for an environment to come free, as a throttled event source does.
+    // At the function's concurrency: wait for an environment to come free, as a throttled event source
+    // does; on stop, the wait ends with `undefined`.
     return new Promise((resolve) => pool.waiting.push(resolve));
   };
 
@@ -180,6 +181,7 @@ export function startLambdaRuntime(options: {
     const pool = pools.get(name);
     if (!pool) return { error: `no local function ${name}` };
     const environment = await acquire(name);
+    if (!environment) return { error: 'the local runtime is stopping' };
     try {
       await environment.ready;
     } catch (error) {
@@ -230,6 +232,7 @@ export function startLambdaRuntime(options: {
     usage: () => Object.fromEntries([...pools].map(([name, pool]) => [name, { ...pool.usage }])),
     async stop() {
       stopped = true;
+      for (const pool of pools.values()) for (const waiter of pool.waiting.splice(0)) waiter(undefined);
       await Promise.all([...pools.values()].flatMap((pool) => [...pool.environments].map((environment) => retire(pool, environment))));
     },
   };

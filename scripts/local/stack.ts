@@ -69,16 +69,27 @@ export function localS3From(value: string | undefined, variable = 'SLUICE_LOCAL_
  * the tables, bucket and queues declared in serverless.yml, and the functions under
  * serverless-offline. Stops in reverse order; a failure part-way stops what had started.
  */
+/**
+ * The local stack's concurrency when the environment sets none: sized for a laptop, not a fleet.
+ * Measured on 2 cores (docs/BENCHMARKS.md): with the deployed 10 transfer environments and a server
+ * allowing 4 connections, the 6 without a slot only deferred files (2,000 small files: 13.6 files/s,
+ * 8.5 AWS requests per file); with 4, 18.2 files/s and 6.6 requests per file, in less memory.
+ */
+export const LOCAL_CONCURRENCY = { SLUICE_TRANSFER_CONCURRENCY: '4', SLUICE_NOTIFY_CONCURRENCY: '2', SLUICE_POLL_CONCURRENCY: '4' };
+
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
-  const env = { ...process.env, ...options.env };
+  const env: NodeJS.ProcessEnv = { ...LOCAL_CONCURRENCY, ...process.env, ...options.env };
   const log = options.log ?? (() => {});
   const stage = options.stage ?? 'local';
   const dataDir = resolve(options.dataDir);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  // Stopped in two rounds, each all at once (one after another, each process's grace period added
+  // up: a busy npm start took 14 s to stop): first what runs the functions, then the stand-ins.
+  const standIns: (() => Promise<void>)[] = [];
   const stoppers: (() => Promise<void>)[] = [];
   const stop = async () => {
-    for (const stopOne of stoppers.reverse().splice(0)) {
-      await stopOne().catch((error: unknown) => log(`stop failed: ${String(error)}`));
+    for (const round of [stoppers, standIns]) {
+      await Promise.all(round.splice(0).map((stopOne) => stopOne().catch((error: unknown) => log(`stop failed: ${String(error)}`))));
     }
   };
 
@@ -146,22 +157,22 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     if (!configured('DYNAMODB')) assertJava();
     if (s3Kind === 'fauxqs' || !configured('SQS')) {
       const fauxqs = await startStandIn('fauxqs', ['--port', String(awsPort), '--data-dir', join(dataDir, 'fauxqs')], `http://127.0.0.1:${awsPort}/`);
-      stoppers.push(() => stopChild(fauxqs));
+      standIns.push(() => stopChild(fauxqs));
       log(`${s3Kind === 'fauxqs' ? 'S3 + SQS (fauxqs)      ' : 'SQS (fauxqs)           '} http://127.0.0.1:${awsPort}`);
     }
     if (minioBinary) {
       const minio = await startMinio({ binary: minioBinary, port: s3Port, dataDir: join(dataDir, 'minio'), credentials });
-      stoppers.push(() => stopChild(minio));
+      standIns.push(() => stopChild(minio));
       log(`S3 (MinIO)              ${endpoints.s3}`);
     }
     if (!configured('SECRETS_MANAGER')) {
       const secrets = await startStandIn('secrets-manager', ['--port', String(secretsPort), '--state-file', join(dataDir, 'secrets.json')], endpoints.secretsManager);
-      stoppers.push(() => stopChild(secrets));
+      standIns.push(() => stopChild(secrets));
       log(`Secrets Manager (local) ${endpoints.secretsManager}`);
     }
     if (!configured('DYNAMODB')) {
       const dynamodb = startDynamoDbLocal({ port: dynamodbPort, dataDir: join(dataDir, 'dynamodb') });
-      stoppers.push(() => stopChild(dynamodb));
+      standIns.push(() => stopChild(dynamodb));
       await waitFor('DynamoDB Local', dynamodb, async () => {
         const client = new DynamoDBClient({ endpoint: endpoints.dynamodb, region: 'us-east-1', credentials: LOCAL_CREDENTIALS });
         try {

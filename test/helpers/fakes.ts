@@ -69,6 +69,10 @@ export class InMemoryPollStateStore {
   async forget(serverId: string) {
     this.states.delete(serverId);
   }
+  async forgetHostKey(serverId: string) {
+    const state = this.states.get(serverId);
+    if (state) this.states.set(serverId, { ...state, observedHostKey: undefined });
+  }
 }
 
 export class RecordingQueue<T> {

@@ -19,6 +19,8 @@ export interface TcpProxy {
   /** Hold every chunk this long in each direction (a round trip gains twice this); 0: none. */
   delay(milliseconds: number): void;
   cutAll(): void;
+  /** New connections go to this port from now on (another server at the same address). */
+  retarget(port: number): void;
   close(): Promise<void>;
 }
 
@@ -87,6 +89,9 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   const address = server.address();
   return {
     port: typeof address === 'object' && address ? address.port : 0,
+    retarget(port: number) {
+      targetPort = port;
+    },
     get connections() {
       return connections;
     },

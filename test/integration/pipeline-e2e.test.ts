@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { GetQueueAttributesCommand, GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { connect, type ChannelModel } from 'amqplib';
 import type { FileIngestedMessage } from '../../lib/ports';
 import { startRabbitMq, type PrivateRabbitMq } from '../helpers/rabbitmq';
@@ -26,6 +27,7 @@ let broker: PrivateRabbitMq;
 let sshd: Sshd;
 let service: Service | undefined;
 let consumer: Consumer;
+const sqs = new SQSClient({ region: 'us-east-1', endpoint: `http://127.0.0.1:${ports.SLUICE_LOCAL_AWS_PORT}`, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
 const s3 = new S3Client({ region: 'us-east-1', endpoint: `http://127.0.0.1:${ports.SLUICE_LOCAL_AWS_PORT}`, forcePathStyle: true, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
 
 interface Service {
@@ -184,6 +186,47 @@ async function allFiles(serverId: string): Promise<{ status: string }[]> {
   return files;
 }
 
+/**
+ * Settled: every version of the server is `notified` and the notify queue holds no message, visible
+ * or in flight. A duplicate announcement would have been published by then (a notifier publishes
+ * before its job leaves the queue), so counting messages after this proves there was none.
+ */
+async function settled(serverId: string, count: number): Promise<void> {
+  await eventually(
+    'every version notified and the notify queue empty',
+    async () => {
+      const files = await allFiles(serverId);
+      if (files.length !== count || !files.every((file) => file.status === 'notified')) return undefined;
+      const { Attributes = {} } = await sqs.send(
+        new GetQueueAttributesCommand({ QueueUrl: await notifyQueueUrl(), AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }),
+      );
+      return Number(Attributes.ApproximateNumberOfMessages) + Number(Attributes.ApproximateNumberOfMessagesNotVisible) === 0 ? true : undefined;
+    },
+    120_000,
+  );
+}
+
+let notifyQueue: string | undefined;
+const notifyQueueUrl = async () => (notifyQueue ??= (await sqs.send(new GetQueueUrlCommand({ QueueName: 'sluice-local-notify' }))).QueueUrl!);
+
+/** Waits until the server has been polled `polls` more times (its lastPollAt moved on that often). */
+async function polledAgain(serverId: string, polls: number): Promise<void> {
+  let last = (await api('GET', `/servers/${serverId}`)).json.lastPollAt;
+  for (let seen = 0; seen < polls; ) {
+    await eventually(
+      'another poll',
+      async () => {
+        const now = (await api('GET', `/servers/${serverId}`)).json.lastPollAt;
+        if (now === last) return undefined;
+        last = now;
+        return true;
+      },
+      60_000,
+    );
+    seen++;
+  }
+}
+
 const messagesFor = (serverId: string) => [...consumer.deliveries.values()].filter((bodies) => bodies[0]!.serverId === serverId);
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
@@ -199,6 +242,7 @@ after(async () => {
   await broker?.dispose();
   await sshd?.dispose();
   s3.destroy();
+  sqs.destroy();
   rmSync(dataDir, { recursive: true, force: true });
 });
 
@@ -215,7 +259,7 @@ describe('pipeline end to end through npm start', () => {
     for (const [path, content] of sources) writeRemoteFile(sshd, `main/${path}`, content);
     server = await register(`e2e-${randomBytes(3).toString('hex')}`, 'main');
     await eventually('four announcements', () => (messagesFor(server.id).length >= sources.size ? true : undefined), 180_000);
-    await new Promise((resolve) => setTimeout(resolve, 3000)); // time for any duplicate to show up
+    await settled(server.id, sources.size);
     const messages = messagesFor(server.id);
     assert.equal(messages.length, sources.size);
     for (const bodies of messages) {
@@ -243,7 +287,8 @@ describe('pipeline end to end through npm start', () => {
     await stopService(service!);
     service = await startService();
     const before = consumer.deliveries.size;
-    await new Promise((resolve) => setTimeout(resolve, 20_000)); // several polls of the server
+    await polledAgain(server.id, 2);
+    await settled(server.id, sources.size);
     assert.equal(consumer.deliveries.size, before, 'no new announcements');
     assert.ok(messagesFor(server.id).every((bodies) => bodies.length === 1), 'no repeated announcements');
     assert.equal(await objectCount(server.keyPrefix), sources.size, 'no new objects');
@@ -280,7 +325,7 @@ describe('pipeline end to end through npm start', () => {
     await broker.start();
     await consumer.reconnect();
     await eventually('announcements after the broker returned', () => (messagesFor(target.id).length === names.length ? true : undefined), 120_000);
-    await new Promise((resolve) => setTimeout(resolve, 3000));
+    await settled(target.id, names.length);
     assert.deepEqual(messagesFor(target.id).map((bodies) => bodies.length), names.map(() => 1), 'each delivered once');
   });
 
@@ -295,7 +340,7 @@ describe('pipeline end to end through npm start', () => {
     for (const name of later) writeRemoteFile(sshd, `sshd-outage/${name}`, randomBytes(100_000));
     await sshd.start();
     await eventually('all five announced', () => (messagesFor(target.id).length === first.length + later.length ? true : undefined), 180_000);
-    await new Promise((resolve) => setTimeout(resolve, 3000));
+    await settled(target.id, first.length + later.length);
     assert.ok(messagesFor(target.id).every((bodies) => bodies.length === 1), 'no duplicate messages');
     assert.equal(await objectCount(target.keyPrefix), first.length + later.length, 'no duplicate objects');
   });
@@ -328,15 +373,7 @@ describe('pipeline end to end through npm start', () => {
       await eventually('uploads by both instances', () => ((service!.uploads.get(target.id) ?? 0) + (second.uploads.get(target.id) ?? 0) === count ? true : undefined), 30_000);
       assert.ok((service!.uploads.get(target.id) ?? 0) > 0, 'the first instance uploaded some files');
       assert.ok((second.uploads.get(target.id) ?? 0) > 0, 'the second instance uploaded some files');
-      // Every version settled as notified before counting messages and objects.
-      await eventually(
-        'every version notified',
-        async () => {
-          const files = await allFiles(target.id);
-          return files.length === count && files.every((file) => file.status === 'notified') ? true : undefined;
-        },
-        60_000,
-      );
+      await settled(target.id, count);
       assert.deepEqual(messagesFor(target.id).filter((bodies) => bodies.length > 1).map((bodies) => bodies[0]!.remotePath), [], 'no file announced twice');
       assert.equal(await objectCount(target.keyPrefix), count, 'one object per file');
       for (const bodies of messagesFor(target.id).slice(0, 20)) {
@@ -356,7 +393,7 @@ describe('pipeline end to end through npm start', () => {
     const target = await register(`e2e-many-${randomBytes(3).toString('hex')}`, 'many', { maxConnections: 4 });
     const started = Date.now();
     await eventually(`${count} announcements`, () => (messagesFor(target.id).length === count ? true : undefined), 600_000);
-    await new Promise((resolve) => setTimeout(resolve, 5000));
+    await settled(target.id, count);
     const duplicates = messagesFor(target.id).filter((bodies) => bodies.length > 1).length;
     assert.equal(duplicates, 0, 'duplicate announcements');
     assert.equal(messagesFor(target.id).length, count);

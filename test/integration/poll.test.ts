@@ -10,6 +10,7 @@ import { createServer, getServer, updateServer } from '../../lib/use-cases/serve
 import { CreateServerInput, UpdateServerInput } from '../../lib/domain/server';
 import { countRequests, isolatedContainer, total } from '../helpers/resources';
 import { startSshd, writeRemoteFile, type Sshd } from '../helpers/sshd';
+import { startTcpProxy } from '../helpers/tcp-proxy';
 
 /** A clock the test moves forward, so stability windows and backoff need no real waiting. */
 class TestClock {
@@ -254,15 +255,18 @@ describe('poller: host keys', () => {
     assert.equal((await poll(server.id)).status, 'polled', 'the right pinned key is accepted');
   });
 
-  it('records the first key seen and refuses a later different key until an operator pins it', async () => {
-    const { server, dir } = await register();
-    await poll(server.id);
-    assert.equal((await getServer(server.id, container.serverDeps)).observedHostKey, sshd.hostKey);
-
+  it('records the first key seen and refuses a later different key at the same address until an operator pins it', async () => {
+    // The server's address is a proxy: first to sshd, then to an impostor with another host key.
+    const address = await startTcpProxy(sshd.port);
     const impostor = await startSshd();
     try {
+      const { server, dir } = await register({ port: address.port });
+      await poll(server.id);
+      assert.equal((await getServer(server.id, container.serverDeps)).observedHostKey, sshd.hostKey);
+
+      address.retarget(impostor.port);
       writeRemoteFile(impostor, `${dir}/stolen.csv`, 'x', 1_700_000_000);
-      await updateServer(server.id, UpdateServerInput.parse({ port: impostor.port, password: impostor.password, remoteDir: `${impostor.root}${dir}` }), container.serverDeps);
+      await updateServer(server.id, UpdateServerInput.parse({ remoteDir: `${impostor.root}${dir}` }), container.serverDeps);
       await drainTransfers();
       const result = await poll(server.id);
       assert.equal(result.status === 'failed' && result.code, 'host_key_mismatch');
@@ -270,6 +274,24 @@ describe('poller: host keys', () => {
       await updateServer(server.id, UpdateServerInput.parse({ hostKey: impostor.hostKey }), container.serverDeps);
       clock.advance(600);
       assert.equal((await poll(server.id)).status, 'polled');
+    } finally {
+      await address.close();
+      await impostor.dispose();
+    }
+  });
+
+  it('starts over with the first key seen after a move to another port (with new credentials)', async () => {
+    const impostor = await startSshd();
+    try {
+      const { server, dir } = await register();
+      await poll(server.id);
+      assert.equal((await getServer(server.id, container.serverDeps)).observedHostKey, sshd.hostKey);
+      writeRemoteFile(impostor, `${dir}/moved.csv`, 'x', 1_700_000_000);
+      const moved = await updateServer(server.id, UpdateServerInput.parse({ port: impostor.port, password: impostor.password, remoteDir: `${impostor.root}${dir}` }), container.serverDeps);
+      assert.equal(moved.observedHostKey, null, 'the old address\'s key is forgotten');
+      clock.advance(600);
+      assert.equal((await poll(server.id)).status, 'polled');
+      assert.equal((await getServer(server.id, container.serverDeps)).observedHostKey, impostor.hostKey);
     } finally {
       await impostor.dispose();
     }

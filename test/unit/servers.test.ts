@@ -96,6 +96,36 @@ describe('updateServer', () => {
     assert.equal([...deps.secrets.secrets.values()][0]!.versions, 1);
   });
 
+  it('refuses a new host, port or username without new credentials, naming password', async () => {
+    const deps = fakeServerDeps();
+    const { id } = await createServer(input(), deps);
+    for (const change of [{ host: 'evil.example.net' }, { port: 2222 }, { username: 'other' }]) {
+      await assert.rejects(
+        updateServer(id, UpdateServerInput.parse(change), deps),
+        (error: unknown) => error instanceof ValidationError && error.issues[0]?.field === 'password',
+        JSON.stringify(change),
+      );
+    }
+    assert.equal(deps.servers.servers.get(id)!.host, 'sftp.example.com', 'nothing changed');
+  });
+
+  it('moves a server with new credentials to a new secret in the same write, dropping the old secret and host keys', async () => {
+    const deps = fakeServerDeps();
+    const { id } = await createServer(input({ hostKey: 'SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU' }), deps);
+    const oldArn = deps.servers.servers.get(id)!.secretArn;
+    deps.pollState.states.set(id, { serverId: id, consecutiveFailures: 0, observedHostKey: 'SHA256:old' });
+    const view = await updateServer(id, UpdateServerInput.parse({ host: 'new.example.com', password: 'new-password' }), deps, { requestId: 'req-1' });
+    const record = deps.servers.servers.get(id)!;
+    assert.notEqual(record.secretArn, oldArn);
+    assert.deepEqual(await deps.secrets.read(record.secretArn), { type: 'password', password: 'new-password' });
+    assert.ok(!deps.secrets.secrets.has(oldArn), 'the old secret is deleted');
+    assert.equal(view.hostKey, null);
+    assert.equal(view.observedHostKey, null);
+    const audit = deps.logger.lines.find((line) => line.event === 'audit' && line.fields.action === 'server.updated');
+    assert.deepEqual(audit?.fields, { action: 'server.updated', serverId: id, fields: ['host', 'hostKey', 'password'], requestId: 'req-1' });
+    assert.doesNotMatch(JSON.stringify(deps.logger.lines), /new-password|hunter2-secret/);
+  });
+
   it('refuses a rename onto another server name', async () => {
     const deps = fakeServerDeps();
     await createServer(input({ name: 'first' }), deps);
