@@ -75,6 +75,9 @@ export function localS3From(value: string | undefined, variable = 'SLUICE_LOCAL_
  * allowing 4 connections, the 6 without a slot only deferred files (2,000 small files: 13.6 files/s,
  * 8.5 AWS requests per file); with 4, 18.2 files/s and 6.6 requests per file, in less memory.
  */
+/** How long invocations in flight get to finish when the local stack stops. */
+const DRAIN_MS = 5000;
+
 export const LOCAL_CONCURRENCY = { SLUICE_TRANSFER_CONCURRENCY: '4', SLUICE_NOTIFY_CONCURRENCY: '2', SLUICE_POLL_CONCURRENCY: '4' };
 
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
@@ -83,12 +86,15 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const stage = options.stage ?? 'local';
   const dataDir = resolve(options.dataDir);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  // Stopped in two rounds, each all at once (one after another, each process's grace period added
-  // up: a busy npm start took 14 s to stop): first what runs the functions, then the stand-ins.
+  // Stopped in rounds, each all at once (one after another, each process's grace period added up:
+  // a busy npm start took 14 s to stop): the event sources and schedules stop starting invocations
+  // and give those in flight DRAIN_MS to finish (one killed mid-poll keeps its server's poll lease
+  // for POLL_LEASE_SECONDS after a restart); then the runtime and serverless-offline; then the stand-ins.
+  const drains: (() => Promise<void>)[] = [];
   const standIns: (() => Promise<void>)[] = [];
   const stoppers: (() => Promise<void>)[] = [];
   const stop = async () => {
-    for (const round of [stoppers, standIns]) {
+    for (const round of [drains, stoppers, standIns]) {
       await Promise.all(round.splice(0).map((stopOne) => stopOne().catch((error: unknown) => log(`stop failed: ${String(error)}`))));
     }
   };
@@ -229,15 +235,20 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       // Lambda's event source mapping, not the product: counted apart when requests are counted.
       const sqs = countRequests(new SQSClient({ ...clientConfig, endpoint: endpoints.sqs }), 'event source');
       const runner = startSqsEventSources({ sqs, mappings, invoke: runtime.invoke, region, log: warn });
-      stoppers.push(async () => {
-        await runner.stop();
-        sqs.destroy();
+      drains.push(async () => {
+        const drained = runner.stop();
+        await Promise.race([drained, new Promise((resolve) => setTimeout(resolve, DRAIN_MS).unref())]);
+        // Invocations still running are ended with the runtime in the next round.
+        stoppers.push(async () => {
+          await drained;
+          sqs.destroy();
+        });
       });
       log(`SQS event sources       ${mappings.map((mapping) => `${mapping.queueName} -> ${mapping.functionName} (${mapping.maximumConcurrency})`).join(', ')}`);
     }
     const schedules = scheduledFunctions(service);
     const scheduler = startSchedules(runtime, schedules, warn);
-    stoppers.push(async () => scheduler.stop());
+    drains.push(async () => scheduler.stop());
     log(`Schedules               ${schedules.map((schedule) => `${schedule.functionName} ${schedule.rate}`).join(', ')}`);
 
     return {

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import ssh2 from 'ssh2';
 import { api, functionLog, uniqueName } from '../helpers/api';
+import { eventually } from '../helpers/eventually';
 import { startSshd, type Sshd } from '../helpers/sshd';
 
 const { Server, utils } = ssh2;
@@ -23,16 +24,6 @@ async function startCapturingServer(): Promise<{ port: number; passwords: string
     passwords,
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
-}
-
-async function eventually<T>(what: string, check: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (true) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
 }
 
 let sshd: Sshd;

@@ -9,6 +9,7 @@ import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/clien
 import { GetQueueAttributesCommand, GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { connect, type ChannelModel } from 'amqplib';
 import type { FileIngestedMessage } from '../../lib/ports';
+import { eventually as waitFor } from '../helpers/eventually';
 import { startRabbitMq, type PrivateRabbitMq } from '../helpers/rabbitmq';
 import { startSshd, writeRemoteFile, type Sshd } from '../helpers/sshd';
 
@@ -132,15 +133,10 @@ async function startConsumer(): Promise<Consumer> {
   };
 }
 
-async function eventually<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (true) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${service?.output().slice(-3000) ?? ''}`);
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
-}
+/** Waits for a condition, showing the end of npm start's output when it never comes. */
+const eventually = <T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs: number) =>
+  // Every half second: some checks page through thousands of file versions.
+  waitFor(what, check, timeoutMs, { context: () => service?.output().slice(-3000) ?? '', everyMs: 500 });
 
 async function objectBytes(key: string): Promise<Buffer> {
   const { Body } = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));

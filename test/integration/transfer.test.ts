@@ -13,6 +13,7 @@ import { SftpSessions } from '../../lib/use-cases/sftp-sessions';
 import { TransferBatch } from '../../lib/use-cases/transfer-batch';
 import { transferFile, type TransferDeps } from '../../lib/use-cases/transfer';
 import { SftpError } from '../../lib/errors';
+import { eventually } from '../helpers/eventually';
 import { RecordingLogger } from '../helpers/fakes';
 import type { Sshd } from '../helpers/sshd';
 import type { TcpProxy } from '../helpers/tcp-proxy';
@@ -334,13 +335,7 @@ describe('transfer: connections', () => {
     assert.equal(proxy.connections - connectionsBefore, 1, 'the second batch reused the idle connection');
     // The only slot is held while the connection idles, and comes free once it has closed.
     assert.equal(await container.transferDeps.slots.acquire(server.id, 1, 'probe', new Date(Date.now() + 10_000)), undefined);
-    const deadline = Date.now() + 15_000;
-    let slot: string | undefined;
-    while (slot === undefined && Date.now() < deadline) {
-      slot = await container.transferDeps.slots.acquire(server.id, 1, 'probe', new Date(Date.now() + 10_000));
-      if (slot === undefined) await new Promise((resolve) => setTimeout(resolve, 200));
-    }
-    assert.ok(slot !== undefined, 'the slot is free once the idle connection closed');
+    const slot = await eventually('the slot free once the idle connection closed', () => container.transferDeps.slots.acquire(server.id, 1, 'probe', new Date(Date.now() + 10_000)), 15_000);
     await container.transferDeps.slots.release(server.id, slot, 'probe');
   });
 
