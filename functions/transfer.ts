@@ -23,6 +23,12 @@ export const TransferJobMessage = z.object({
 
 /** Leave this much of the invocation for the final checkpoint and re-enqueue. */
 const YIELD_MARGIN_MS = 90_000;
+/**
+ * A read still going this close to the end is stopped and recorded as a failed attempt (`timeout`),
+ * rather than killed with the invocation: a slow server's files then back off and, after
+ * TRANSFER_MAX_ATTEMPTS, are quarantined; the other files of the batch are not lost with it.
+ */
+const ABORT_MARGIN_MS = 30_000;
 
 /**
  * Transfer queue consumer. The small files of a batch are transferred a few at a time, a multipart
@@ -35,6 +41,9 @@ const YIELD_MARGIN_MS = 90_000;
 export async function handler(event: SQSEvent, context: Context) {
   const timeIsShort = () => typeof context?.getRemainingTimeInMillis === 'function' && context.getRemainingTimeInMillis() < YIELD_MARGIN_MS;
   const batch = new TransferBatch(container.transferDeps, sessions);
+  const deadline = new AbortController();
+  const remainingMs = typeof context?.getRemainingTimeInMillis === 'function' ? context.getRemainingTimeInMillis() : undefined;
+  const stopTimer = remainingMs === undefined ? undefined : setTimeout(() => deadline.abort(), Math.max(0, remainingMs - ABORT_MARGIN_MS));
   /** Servers at their connection cap, with the wait the use case asked for: the batch's other files from them wait without trying. */
   const saturated = new Map<string, number>();
   // Waiting for a server's connection cap is not a failure: a fresh message (its receive count back
@@ -46,7 +55,7 @@ export async function handler(event: SQSEvent, context: Context) {
       if (timeIsShort()) return batch.defer(job, 0, record.messageId);
       const wait = saturated.get(job.serverId);
       if (wait !== undefined) return batch.defer(job, wait, record.messageId);
-      const outcome = await transferFile(job, batch.deps({ shouldYield: timeIsShort }));
+      const outcome = await transferFile(job, batch.deps({ shouldYield: timeIsShort, deadline: deadline.signal }));
       if (outcome.status === 'retry' && outcome.code === 'no_connection_slot') {
         saturated.set(job.serverId, outcome.delaySeconds);
         return batch.defer(job, outcome.delaySeconds, record.messageId);
@@ -68,6 +77,7 @@ export async function handler(event: SQSEvent, context: Context) {
   try {
     response = await run(event);
   } finally {
+    clearTimeout(stopTimer);
     const notRequeued = await batch.finish();
     if (response) response.batchItemFailures.push(...notRequeued.map((itemIdentifier) => ({ itemIdentifier })));
   }

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { HOST_KEY_POLICIES } from './domain/host-key';
+import { ALWAYS_DENIED_CIDRS, LOOPBACK_CIDRS, parseCidr, type Cidr } from './domain/destination';
 
 /**
  * Every setting the service reads, parsed once at cold start.
@@ -9,6 +11,18 @@ import { z } from 'zod';
 const booleanFlag = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((value) => value === 'true' || value === '1' || value === 'yes');
+
+/** A comma-separated list of CIDR ranges (bare addresses are single-address ranges); `none`: empty. */
+const cidrList = z.string().transform((text, context): Cidr[] => {
+  const ranges: Cidr[] = [];
+  if (text.trim() === 'none') return ranges;
+  for (const entry of text.split(',').filter((part) => part.trim() !== '')) {
+    const parsed = parseCidr(entry);
+    if (typeof parsed === 'string') context.addIssue({ code: 'custom', message: parsed });
+    else ranges.push(parsed);
+  }
+  return ranges;
+});
 
 const endpointUrl = z.url({ protocol: /^https?$/ }).optional();
 
@@ -70,6 +84,25 @@ export const ConfigSchema = z
     SFTP_MAX_READ_CHANNELS: z.coerce.number().int().min(1).max(16).default(4),
     /** A read uses one more channel per this many milliseconds of measured round trip. */
     SFTP_SLOW_LINK_RTT_MS: z.coerce.number().int().min(1).max(1000).default(5),
+    /**
+     * Addresses no SFTP server may have (its address literal is refused by the API, a name resolving
+     * into one is refused at connect time): by default link-local (the metadata service), "this
+     * network", multicast, reserved and loopback. The local stack sets it without loopback.
+     */
+    SFTP_DENY_CIDRS: cidrList.prefault([...ALWAYS_DENIED_CIDRS, ...LOOPBACK_CIDRS].join(',')),
+    /** When set, SFTP servers must be in one of these ranges (and in none of SFTP_DENY_CIDRS). */
+    SFTP_ALLOW_CIDRS: cidrList.optional(),
+    /**
+     * Every SFTP request (and the handshake) must be answered within this: a server silent that long
+     * with a request outstanding is stalled (`timeout`), its connection dropped, the poll backed off.
+     */
+    SFTP_REQUEST_TIMEOUT_SECONDS: z.coerce.number().min(1).max(600).default(30),
+    /** `first-seen`: trust a server's first host key and require it after; `pinned`: only a pinned hostKey (see lib/domain/host-key.ts). */
+    SFTP_HOST_KEY_POLICY: z.enum(HOST_KEY_POLICIES).default('first-seen'),
+    /** Most servers one deployment holds; unset: no limit. */
+    MAX_SERVERS: z.coerce.number().int().min(1).max(1_000_000).optional(),
+    /** Smallest pollIntervalSeconds a server may have in this deployment (also the default's floor). */
+    POLL_MIN_INTERVAL_SECONDS: z.coerce.number().int().min(5).max(86_400).default(5),
     /** Broker URL with credentials (local runs); wins over AMQP_URL_SECRET_ID. Default: the local RabbitMQ. */
     AMQP_URL: z
       .string()
@@ -104,6 +137,14 @@ export const ConfigSchema = z
       .string()
       .regex(/^[A-Za-z0-9/_+=.@-]+$/, 'may only contain A-Z a-z 0-9 / _ + = . @ -')
       .default('sluice/servers/'),
+    /** Days a deleted server's secret can still be restored (Secrets Manager allows 7 to 30). */
+    SECRET_RECOVERY_DAYS: z.coerce.number().int().min(7).max(30).default(7),
+    /** Directory entries (files and directories) one poll may read; past it the poll fails as listing_too_large, taking nothing. */
+    POLL_MAX_ENTRIES: z.coerce.number().int().min(1).max(10_000_000).default(100_000),
+    /** Directory levels below remoteDir a recursive poll may descend; deeper is listing_too_large. */
+    POLL_MAX_DEPTH: z.coerce.number().int().min(1).max(1000).default(32),
+    /** A whole listing must finish within this (each request also within SFTP_REQUEST_TIMEOUT_SECONDS); keep it below POLL_LEASE_SECONDS. */
+    POLL_LISTING_TIMEOUT_SECONDS: z.coerce.number().int().min(5).max(900).default(120),
     LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   })
   .refine((config) => config.SLUICE_API_TOKEN !== undefined || config.API_TOKEN_SECRET_ID !== undefined, {

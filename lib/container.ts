@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { AmqpPublisher, LOCAL_AMQP_URL } from './adapters/amqp-publisher';
+import { AmqpPublisher, brokerUrlProblem, LOCAL_AMQP_URL } from './adapters/amqp-publisher';
 import { awsClients } from './adapters/aws-clients';
 import { DynamoFileCatalog } from './adapters/dynamodb-file-catalog';
 import { DynamoFileLedger } from './adapters/dynamodb-file-ledger';
@@ -16,6 +16,7 @@ import { Ssh2SftpConnector } from './adapters/sftp-connector';
 import { SqsJobQueue } from './adapters/sqs-job-queue';
 import { checkPrivateKey } from './adapters/ssh-keys';
 import { config as loadProcessConfig, type Config } from './config';
+import { DestinationPolicy } from './domain/destination';
 import { createLogger } from './logger';
 import type { Logger, NotifyJob, PollTick, Publisher, TransferJob } from './ports';
 import type { NotifyDeps } from './use-cases/notify';
@@ -24,16 +25,18 @@ import type { TransferDeps } from './use-cases/transfer';
 import type { PollDeps } from './use-cases/poll';
 import type { ScheduleDeps } from './use-cases/schedule';
 import type { ServerDeps } from './use-cases/servers';
+import type { ServerTestDeps } from './use-cases/server-test';
 
 /** Composition root: every adapter is built here, once per cold start, from the parsed Config. */
 export function buildContainer(config: Config) {
   const clients = awsClients(config);
   const logger = createLogger({ level: config.LOG_LEVEL, base: { service: 'sluice' } });
-  const secrets = new SecretsManagerStore({ client: clients.secrets });
+  const secrets = new SecretsManagerStore({ client: clients.secrets, recoveryWindowDays: config.SECRET_RECOVERY_DAYS });
   const servers = new DynamoServerStore({ client: clients.dynamodb, table: config.SERVERS_TABLE });
   const pollState = new DynamoPollStateStore({ client: clients.dynamodb, table: config.SERVERS_TABLE });
   const ticks = new SqsJobQueue<PollTick>({ client: clients.sqs, queueName: config.POLL_QUEUE_NAME });
   const clock = { now: () => new Date() };
+  const destinations = new DestinationPolicy(config.SFTP_DENY_CIDRS, config.SFTP_ALLOW_CIDRS);
   const serverDeps: ServerDeps = {
     servers,
     secrets,
@@ -44,11 +47,29 @@ export function buildContainer(config: Config) {
     logger,
     secretPrefix: config.SERVER_SECRET_PREFIX,
     checkPrivateKey,
+    destinations,
+    ...(config.MAX_SERVERS !== undefined ? { maxServers: config.MAX_SERVERS } : {}),
+    minPollIntervalSeconds: config.POLL_MIN_INTERVAL_SECONDS,
+  };
+  // The test route answers within an HTTP request (API Gateway: 30 s), so its deadlines are shorter.
+  const testDeadlineMs = 25_000;
+  const serverTestDeps: ServerTestDeps = {
+    servers,
+    secrets,
+    pollState,
+    sftp: new Ssh2SftpConnector({ requestTimeoutMs: Math.min(config.SFTP_REQUEST_TIMEOUT_SECONDS * 1000, 8000), destinations }),
+    hostKeyPolicy: config.SFTP_HOST_KEY_POLICY,
+    deadlineMs: testDeadlineMs,
+    logger,
   };
   const scheduleDeps: ScheduleDeps = { servers, pollState, ticks, clock, logger };
   const slots = new DynamoConnectionSlots({ client: clients.dynamodb, table: config.SERVERS_TABLE });
   const transfers = new SqsJobQueue<TransferJob>({ client: clients.sqs, queueName: config.TRANSFER_QUEUE_NAME });
-  const sftp = new Ssh2SftpConnector({ tuning: { maxReadChannels: config.SFTP_MAX_READ_CHANNELS, slowLinkRttMs: config.SFTP_SLOW_LINK_RTT_MS } });
+  const sftp = new Ssh2SftpConnector({
+    requestTimeoutMs: config.SFTP_REQUEST_TIMEOUT_SECONDS * 1000,
+    destinations,
+    tuning: { maxReadChannels: config.SFTP_MAX_READ_CHANNELS, slowLinkRttMs: config.SFTP_SLOW_LINK_RTT_MS },
+  });
   const instanceId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   const pollDeps: PollDeps = {
     servers,
@@ -64,6 +85,8 @@ export function buildContainer(config: Config) {
     instanceId,
     leaseSeconds: config.POLL_LEASE_SECONDS,
     backoffCapSeconds: config.POLL_BACKOFF_CAP_SECONDS,
+    listingBounds: { maxEntries: config.POLL_MAX_ENTRIES, maxDepth: config.POLL_MAX_DEPTH, maxSeconds: config.POLL_LISTING_TIMEOUT_SECONDS },
+    hostKeyPolicy: config.SFTP_HOST_KEY_POLICY,
   };
   const MiB = 1024 * 1024;
   const notifications = new SqsJobQueue<NotifyJob>({ client: clients.sqs, queueName: config.NOTIFY_QUEUE_NAME });
@@ -87,6 +110,7 @@ export function buildContainer(config: Config) {
     partConcurrency: config.TRANSFER_PART_CONCURRENCY,
     checkpointIntervalMs: config.TRANSFER_CHECKPOINT_SECONDS * 1000,
     backoffCapSeconds: config.TRANSFER_BACKOFF_CAP_SECONDS,
+    hostKeyPolicy: config.SFTP_HOST_KEY_POLICY,
   };
   const files = new DynamoFileCatalog({ client: clients.dynamodb, table: config.FILES_TABLE });
   const notifyDeps: NotifyDeps = {
@@ -109,7 +133,7 @@ export function buildContainer(config: Config) {
     orphanUploadAfterSeconds: config.SWEEP_ORPHAN_UPLOAD_AFTER_HOURS * 3600,
     limit: 1000,
   };
-  return { config, clients, logger, serverDeps, scheduleDeps, pollDeps, transferDeps, notifyDeps, sweepDeps, transfers, notifications, files };
+  return { config, clients, logger, serverDeps, serverTestDeps, scheduleDeps, pollDeps, transferDeps, notifyDeps, sweepDeps, transfers, notifications, files };
 }
 export type Container = ReturnType<typeof buildContainer>;
 
@@ -122,6 +146,7 @@ function brokerPublisher(config: Config, clients: ReturnType<typeof awsClients>,
     config.AMQP_URL === undefined && config.AMQP_URL_SECRET_ID !== undefined
       ? { kind: 'secret', secretId: config.AMQP_URL_SECRET_ID, client: clients.secrets, ttlMs: Number.POSITIVE_INFINITY }
       : { kind: 'static', value: config.AMQP_URL ?? LOCAL_AMQP_URL },
+    brokerUrlProblem,
   );
   let publisher: Promise<AmqpPublisher> | undefined;
   const connected = () =>

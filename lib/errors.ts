@@ -64,6 +64,14 @@ export class UnsupportedMediaTypeError extends DomainError {
 
 export type SftpErrorCode =
   | 'host_key_mismatch'
+  /** SFTP_HOST_KEY_POLICY=pinned and the server has no pinned hostKey: credentials are not sent. */
+  | 'host_key_not_pinned'
+  /** Nothing pinned or recorded yet to compare the presented key with (the test route only). */
+  | 'host_key_unknown'
+  /** The host is (or resolves to) an address SFTP_DENY_CIDRS / SFTP_ALLOW_CIDRS refuse. */
+  | 'destination_denied'
+  /** The listing passed a bound (POLL_MAX_ENTRIES, POLL_MAX_DEPTH). */
+  | 'listing_too_large'
   | 'auth_failed'
   | 'connect_failed'
   | 'timeout'

@@ -1,11 +1,12 @@
 import type { ServerRecord } from './domain/server';
 import type { ServerCredentials } from './domain/credentials';
 import type { ListedFile } from './domain/file-identity';
+import type { ListingBounds } from './domain/listing-bounds';
 import type { ListingFilter } from './domain/listing-filter';
 import type { Snapshot } from './domain/snapshot';
 
 /** Result of a conditional write that can lose a race: a lost race is a value, not an exception. */
-export type PutResult = 'created' | 'name-taken';
+export type PutResult = 'created' | 'name-taken' | 'limit-reached';
 export type UpdateResult = 'updated' | 'name-taken' | 'stale' | 'missing';
 
 export interface Page<T> {
@@ -16,8 +17,8 @@ export interface Page<T> {
 
 /** Persistence of server registrations. Names are unique across all servers. */
 export interface ServerStore {
-  /** Creates the server and claims its name atomically. */
-  create(server: ServerRecord): Promise<PutResult>;
+  /** Creates the server and claims its name atomically; 'limit-reached' when `maxServers` exist already. */
+  create(server: ServerRecord, options?: { maxServers?: number }): Promise<PutResult>;
   get(id: string): Promise<ServerRecord | undefined>;
   /** Servers in creation order. Throws InvalidCursorError for a cursor it did not issue. */
   list(limit: number, nextToken?: string): Promise<Page<ServerRecord>>;
@@ -33,9 +34,14 @@ export interface SecretStore {
   create(name: string, credentials: ServerCredentials, description: string): Promise<string>;
   /** Stores a new version that replaces the current value. */
   replace(arn: string, credentials: ServerCredentials): Promise<void>;
+  /** A value that is not sluice credentials is a SecretInvalidError (naming the secret, quoting none of it). */
   read(arn: string): Promise<ServerCredentials>;
-  /** Deletes at once, without a recovery window; missing secrets are not an error. */
-  delete(arn: string): Promise<void>;
+  /**
+   * Schedules the deletion after a recovery window (the secret can be restored until then, and reads
+   * of it fail meanwhile); `force` deletes at once, for rolling back a secret just created and never
+   * used (its name is then free again at once). Missing or already scheduled secrets are not an error.
+   */
+  delete(arn: string, options?: { force?: boolean }): Promise<void>;
 }
 
 export interface Clock {
@@ -126,6 +132,8 @@ export type LedgerCreateResult = { created: true } | { created: false; status: s
 /** The per-file-version ledger; its conditional create is the dedup lock. */
 export interface FileLedger {
   createIfAbsent(file: DetectedFile): Promise<LedgerCreateResult>;
+  /** Like createIfAbsent, but the version starts (and stays) `quarantined` with `error`: it gets no transfer. */
+  createQuarantined(file: DetectedFile, error: { code: string; message: string }): Promise<LedgerCreateResult>;
 }
 
 export interface TransferJob {
@@ -156,9 +164,24 @@ export interface SftpSession extends SftpFileReader {
   remove(path: string): Promise<void>;
   /** Moves a file, creating the target's directories. */
   move(from: string, to: string): Promise<void>;
-  /** Regular files under `dir` (recursively if asked), streamed page by page. */
-  listFiles(dir: string, options: { recursive: boolean; filter: ListingFilter }): AsyncIterable<ListedFile>;
+  /**
+   * Regular files under `dir` (recursively if asked), streamed page by page; a SftpError
+   * `listing_too_large` once the listing passes `bounds`. Entries with unsafe names are yielded
+   * without any request naming them (a directory as `directory: true`, not descended into).
+   */
+  listFiles(dir: string, options: { recursive: boolean; filter: ListingFilter; bounds: ListingBounds }): AsyncIterable<ListedFile>;
+  /** The first directory page the server returns for `dir` (at most `limit` entries), unfiltered. */
+  firstEntries(dir: string, limit: number): Promise<DirectoryEntry[]>;
   close(): Promise<void>;
+}
+
+/** One entry of a raw directory page; `name` exactly as the server sent it (escape before showing). */
+export interface DirectoryEntry {
+  name: string;
+  type: 'file' | 'directory' | 'symlink' | 'other';
+  size: number;
+  /** Seconds since the epoch. */
+  mtime: number;
 }
 
 export interface SftpConnector {
@@ -171,6 +194,11 @@ export interface SftpConnector {
     credentials: ServerCredentials,
     expectedHostKey: string | undefined,
   ): Promise<{ session: SftpSession; hostKey: string }>;
+  /**
+   * The fingerprint the server presents, learnt without sending any credential (the connection is
+   * dropped at host key verification). Destination rules and deadlines apply as for connect.
+   */
+  presentedHostKey(server: ServerRecord): Promise<string>;
 }
 
 // --- Transfer ----------------------------------------------------------------------------------
@@ -221,7 +249,11 @@ export interface TransferLedger {
   /** Retryable failure: back to `failed` with the lease released. */
   markFailed(fileId: string, owner: string, error: { code: string; message: string }, nextAttemptAt: Date): Promise<void>;
   markFinal(fileId: string, owner: string, status: 'vanished' | 'quarantined', error: { code: string; message: string }): Promise<void>;
-  /** Gives the claim back without counting an attempt (e.g. no connection slot free). */
+  /**
+   * Hands the claim on to the next delivery (which continues the upload). The attempt stays
+   * counted: a file gets at most maxAttempts invocations however each ends, so a server that
+   * trickles bytes forever ends quarantined instead of holding a slot in an endless loop.
+   */
   release(fileId: string, owner: string): Promise<void>;
 }
 
@@ -286,6 +318,11 @@ export interface ReadOptions {
    * its buffers instead of leaving one garbage buffer per chunk for the collector).
    */
   lendChunks?: boolean;
+  /**
+   * Aborting ends the read with a `timeout` SftpError and drops the connection (its requests in
+   * flight could otherwise hold the read until the server answers them).
+   */
+  signal?: AbortSignal;
 }
 
 /** Reads one remote file, sequentially or from an offset. */

@@ -22,6 +22,9 @@ const layers = explicitFiles.length
     ? [args[0]]
     : ['unit', 'integration'];
 
+/** SLUICE_TEST_PORT_OFFSET moves every test port, so two test runs can share a machine. */
+const port = (base: number) => String(base + Number(process.env.SLUICE_TEST_PORT_OFFSET ?? 0));
+
 async function main(): Promise<number> {
   const files = explicitFiles.length
     ? explicitFiles
@@ -43,13 +46,15 @@ async function main(): Promise<number> {
         s3,
         env: {
           ...testEnv,
-          PORT: process.env.SLUICE_TEST_API_PORT ?? '3100',
-          SLUICE_LAMBDA_PORT: '3102',
-          SLUICE_LOCAL_AWS_PORT: '4666',
-          SLUICE_LOCAL_DYNAMODB_PORT: '8100',
-          SLUICE_LOCAL_SECRETS_PORT: '4684',
-          SLUICE_LOCAL_S3_PORT: '9100',
+          PORT: process.env.SLUICE_TEST_API_PORT ?? port(3100),
+          SLUICE_LAMBDA_PORT: port(3102),
+          SLUICE_LOCAL_AWS_PORT: port(4666),
+          SLUICE_LOCAL_DYNAMODB_PORT: port(8100),
+          SLUICE_LOCAL_SECRETS_PORT: port(4684),
+          SLUICE_LOCAL_S3_PORT: port(9100),
           SLUICE_API_TOKEN: '',
+          // Stalling servers are cut off in seconds, not the deployed 30.
+          SFTP_REQUEST_TIMEOUT_SECONDS: '10',
           LOG_LEVEL: 'debug',
         },
         log: (line) => console.log(`  ${line}`),

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { route } from '../../lib/http/route';
+import { ServerTestResultSchema } from '../../lib/use-cases/server-test';
 import { httpRuntime } from './runtime';
 import { CreateServerInput, FileViewSchema, ListFilesQuery, ListServersQuery, ServerViewSchema, UpdateServerInput } from './schemas';
 
@@ -52,6 +53,7 @@ export function openApiDocument() {
             nextToken: { type: ['string', 'null'], description: 'Pass as `nextToken` to get the next page; null on the last page.' },
           },
         },
+        ServerTest: jsonSchema(ServerTestResultSchema, 'output'),
         File: jsonSchema(FileViewSchema, 'output'),
         FilePage: {
           type: 'object',
@@ -122,6 +124,17 @@ export function openApiDocument() {
           operationId: 'getFile',
           parameters: [idParameter],
           responses: { '200': { description: 'The file version', content: json('File') }, ...errors, '404': problem('Unknown id') },
+        },
+      },
+      '/servers/{id}/test': {
+        post: {
+          operationId: 'testServer',
+          description:
+            'Checks the server now and changes nothing: connects, reports the host key it presents and whether it is the pinned (or recorded) one, ' +
+            'logs in only if it is, and lists the first page of remoteDir. A failed check is a 200 with `ok: false` and `error.code` ' +
+            '(destination_denied, connect_failed, timeout, host_key_unknown, host_key_not_pinned, host_key_mismatch, auth_failed, ...).',
+          parameters: [idParameter],
+          responses: { '200': { description: 'The result of the check', content: json('ServerTest') }, ...errors, '404': problem('Unknown id') },
         },
       },
       '/files/{id}/renotify': {

@@ -60,7 +60,18 @@ const noopLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 /** The broker local runs use unless told otherwise: the machine's RabbitMQ with its default account. */
 export const LOCAL_AMQP_URL = 'amqp://guest:guest@127.0.0.1:5672';
 
-/** The URL with its password replaced by `***`, for messages and logs. */
+/** Why `url` cannot be the broker's URL, in words that quote none of it; undefined when it can. */
+export function brokerUrlProblem(url: string): string | undefined {
+  const problem = 'is not a broker URL (amqp:// or amqps:// with a host)';
+  try {
+    const parsed = new URL(url);
+    return (parsed.protocol === 'amqp:' || parsed.protocol === 'amqps:') && parsed.hostname !== '' ? undefined : problem;
+  } catch {
+    return problem;
+  }
+}
+
+/** The URL with its password replaced by `***`, for logs and the local banner. */
 export function redactAmqpUrl(url: string): string {
   try {
     const parsed = new URL(url);
@@ -83,13 +94,20 @@ export class AmqpPublisher implements Publisher {
   private readonly inflight = new Set<Promise<void>>();
   private opened = 0;
   private readonly logger: Logger;
+  /** The URL with its password redacted: for this adapter's log lines only, never for an error message. */
   private readonly broker: string;
   private readonly secrets: string[];
+  private readonly peer: RegExp | undefined;
 
   constructor(private readonly options: AmqpPublisherOptions) {
+    // Refused here, in words that quote none of it: amqplib's own errors about a malformed URL would
+    // quote it, and the scrubbing below cannot find the credentials of a URL that does not parse.
+    const problem = brokerUrlProblem(options.url);
+    if (problem !== undefined) throw new Error(`the broker URL ${problem}`);
     this.logger = options.logger ?? noopLogger;
     this.broker = redactAmqpUrl(options.url);
-    this.secrets = passwordForms(options.url);
+    this.secrets = credentialForms(options.url);
+    this.peer = peerPattern(options.url);
   }
 
   /** Connections opened so far (diagnostics: one per broker outage, not one per publish). */
@@ -320,15 +338,23 @@ export class AmqpPublisher implements Publisher {
     return new PublishError('broker_unavailable', `${this.context()}: broker unavailable while ${during} (${reason})`, { cause });
   }
 
+  /**
+   * Error messages end up in a file's `lastError` (the files API): they say "the broker", never its
+   * URL, host or user, all of which come from the broker secret. This adapter's log lines name it.
+   */
   private context(): string {
-    return `publish to exchange "${this.options.exchange}" on ${this.broker}`;
+    return `publish to exchange "${this.options.exchange}" on the broker`;
   }
 
-  /** amqplib messages may quote the URL or, in a frame dump, the credentials: remove both. */
+  /**
+   * amqplib and socket messages may quote the URL, the peer (`connect ECONNREFUSED 10.0.0.5:5672`,
+   * `getaddrinfo ENOTFOUND mq.example`) or, in a frame dump, the credentials: remove all of them.
+   */
   private sanitize(text: string): string {
     let clean = scrubUrlCredentials(text);
     for (const secret of this.secrets) clean = clean.split(secret).join('***');
-    return clean;
+    if (this.peer) clean = clean.replace(this.peer, 'the broker');
+    return clean.replace(IPV4_PEER, 'the broker').replace(IPV6_CANDIDATE, (match) => (isIpv6Peer(match) ? 'the broker' : match));
   }
 
   /** The original error, rebuilt without credentials, so logging `cause` cannot leak them either. */
@@ -362,23 +388,49 @@ function virtualHost(url: string): string {
 }
 
 /**
- * The password as written in the URL and decoded. Shorter than 4 characters it is left alone: replacing
- * it everywhere would garble messages without protecting anything.
+ * The password and user name as written in the URL and decoded. Shorter than 4 characters they are
+ * left alone: replacing them everywhere would garble messages without protecting anything.
  */
-function passwordForms(url: string): string[] {
-  let raw = '';
+function credentialForms(url: string): string[] {
+  let parsed: URL;
   try {
-    raw = new URL(url).password;
+    parsed = new URL(url);
   } catch {
     return [];
   }
-  let decoded = raw;
+  const forms = [parsed.password, parsed.username].flatMap((raw) => {
+    try {
+      return [raw, decodeURIComponent(raw)];
+    } catch {
+      return [raw]; // keep the raw form
+    }
+  });
+  return [...new Set(forms)].filter((secret) => secret.length >= 4).sort((a, b) => b.length - a.length);
+}
+
+/** Any IPv4 address, with its port if given: a resolved broker address need not be the URL's host. */
+const IPV4_PEER = /(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?::\d{1,5})?(?!\w|\.\d)/g;
+
+/** Runs of hex digits and colons; those that are IPv6 addresses (with a port, perhaps) are told apart by isIpv6Peer. */
+const IPV6_CANDIDATE = /(?<![\w:.])\[?[0-9a-f]*:[0-9a-f:]*\]?(?::\d{1,5})?(?![\w:]|\.\w)/gi;
+
+/** A compressed (`::`) or full (7 colons) IPv6 address; `12:34:56` and `a:b` are left alone. */
+function isIpv6Peer(text: string): boolean {
+  return text.includes('::') || text.split(':').length > 7;
+}
+
+/** The URL's host (IPv6 with or without brackets), with its port if given, as a whole word. */
+function peerPattern(url: string): RegExp | undefined {
+  let hostname: string;
   try {
-    decoded = decodeURIComponent(raw);
+    hostname = new URL(url).hostname;
   } catch {
-    // keep the raw form
+    return undefined;
   }
-  return [...new Set([raw, decoded])].filter((secret) => secret.length >= 4);
+  const forms = [...new Set([hostname, hostname.replace(/^\[|\]$/g, '')])].filter(Boolean);
+  if (forms.length === 0) return undefined;
+  const escaped = forms.map((form) => form.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|');
+  return new RegExp(`(?<![\\w.-])(?:${escaped})(?::\\d{1,5})?(?![\\w-]|\\.\\w)`, 'gi');
 }
 
 /** Closes politely, but never waits on an unresponsive broker: after a grace period the socket is destroyed. */

@@ -15,11 +15,22 @@ export class DynamoFileLedger implements FileLedger {
   }
 
   async createIfAbsent(file: DetectedFile): Promise<LedgerCreateResult> {
+    return this.create({ ...file, status: 'pending', statusSince: file.discoveredAt, attempts: 0 });
+  }
+
+  /** The version is recorded as the poll saw it, already final: the transfer's claim finds it 'gone'. */
+  async createQuarantined(file: DetectedFile, error: { code: string; message: string }): Promise<LedgerCreateResult> {
+    return this.create({ ...file, status: 'quarantined', statusSince: file.discoveredAt, attempts: 0, lastError: { ...error, at: file.discoveredAt } });
+  }
+
+  private async create(
+    item: DetectedFile & { status: string; statusSince: string; attempts: number; lastError?: { code: string; message: string; at: string } },
+  ): Promise<LedgerCreateResult> {
     try {
       await this.documents.send(
         new PutCommand({
           TableName: this.options.table,
-          Item: { ...file, status: 'pending', statusSince: file.discoveredAt, attempts: 0 },
+          Item: item,
           ConditionExpression: 'attribute_not_exists(fileId)',
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),

@@ -10,11 +10,15 @@ import { decodeCursor, encodeCursor } from './dynamodb-cursor';
  * - `server#<id>`: the record; `entity = "server"` and `listKey = <createdAt>#<id>` feed the sparse
  *   `byEntity` index that lists servers in creation order with exact page sizes.
  * - `name#<name>`: the claim that keeps names unique; written in the same transaction as the record.
+ * - `count#servers`: how many servers there are, moved in the same transactions, so a cap
+ *   (MAX_SERVERS) holds under concurrent creates. (A table from before the counter counts from its
+ *   first create after the upgrade.)
  */
 export const SERVERS_BY_ENTITY_INDEX = 'byEntity';
 
 const serverKey = (id: string) => `server#${id}`;
 const nameKey = (name: string) => `name#${name}`;
+const COUNTER_KEY = 'count#servers';
 
 const ServerItem = z.object({
   id: z.string(),
@@ -65,7 +69,16 @@ export class DynamoServerStore implements ServerStore {
     this.table = options.table;
   }
 
-  async create(server: ServerRecord): Promise<PutResult> {
+  async create(server: ServerRecord, options: { maxServers?: number } = {}): Promise<PutResult> {
+    const counter = {
+      Update: {
+        TableName: this.table,
+        Key: { pk: COUNTER_KEY },
+        UpdateExpression: 'SET servers = if_not_exists(servers, :zero) + :one',
+        ...(options.maxServers !== undefined ? { ConditionExpression: 'attribute_not_exists(servers) OR servers < :max' } : {}),
+        ExpressionAttributeValues: { ':zero': 0, ':one': 1, ...(options.maxServers !== undefined ? { ':max': options.maxServers } : {}) },
+      },
+    };
     try {
       await this.documents.send(
         new TransactWriteCommand({
@@ -78,6 +91,7 @@ export class DynamoServerStore implements ServerStore {
                 ConditionExpression: 'attribute_not_exists(pk)',
               },
             },
+            counter,
           ],
         }),
       );
@@ -85,6 +99,7 @@ export class DynamoServerStore implements ServerStore {
     } catch (error) {
       const codes = cancellationCodes(error);
       if (codes?.[1] === 'ConditionalCheckFailed') return 'name-taken';
+      if (codes?.[2] === 'ConditionalCheckFailed') return 'limit-reached';
       throw error;
     }
   }
@@ -171,6 +186,15 @@ export class DynamoServerStore implements ServerStore {
                 Key: { pk: nameKey(server.name) },
                 ConditionExpression: 'attribute_not_exists(pk) OR serverId = :id',
                 ExpressionAttributeValues: { ':id': server.id },
+              },
+            },
+            {
+              Update: {
+                TableName: this.table,
+                Key: { pk: COUNTER_KEY },
+                // Unconditional: a table from before the counter must still let its servers go.
+                UpdateExpression: 'SET servers = if_not_exists(servers, :one) - :one',
+                ExpressionAttributeValues: { ':one': 1 },
               },
             },
           ],

@@ -234,8 +234,8 @@ export class DynamoTransferLedger implements TransferLedger {
     await this.asOwner(
       fileId,
       owner,
-      'SET #status = :pending, attempts = attempts - :one REMOVE leaseOwner, leaseUntil',
-      { ':pending': 'pending', ':one': 1 },
+      'SET #status = :pending REMOVE leaseOwner, leaseUntil',
+      { ':pending': 'pending' },
       { '#status': 'status' },
     );
   }

@@ -2,29 +2,30 @@ import {
   CreateSecretCommand,
   DeleteSecretCommand,
   GetSecretValueCommand,
+  InvalidRequestException,
   PutSecretValueCommand,
   ResourceNotFoundException,
   type SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
-import { z } from 'zod';
-import type { ServerCredentials } from '../domain/credentials';
+import { parseCredentials, serializeCredentials, type ServerCredentials } from '../domain/credentials';
 import type { SecretStore } from '../ports';
-
-const StoredCredentials = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('password'), password: z.string() }),
-  z.object({ type: z.literal('privateKey'), privateKey: z.string(), passphrase: z.string().optional() }),
-]);
 
 /** One secret per server, holding a JSON document; its type says which authentication it carries. */
 export class SecretsManagerStore implements SecretStore {
-  constructor(private readonly options: { client: SecretsManagerClient }) {}
+  constructor(
+    private readonly options: {
+      client: SecretsManagerClient;
+      /** Days a deleted secret can still be restored (RestoreSecret); Secrets Manager allows 7–30. 7 unless told. */
+      recoveryWindowDays?: number;
+    },
+  ) {}
 
   async create(name: string, credentials: ServerCredentials, description: string): Promise<string> {
     const { ARN } = await this.options.client.send(
       new CreateSecretCommand({
         Name: name,
         Description: description,
-        SecretString: JSON.stringify(credentials),
+        SecretString: serializeCredentials(credentials),
         Tags: [{ Key: 'app', Value: 'sluice' }],
       }),
     );
@@ -33,22 +34,30 @@ export class SecretsManagerStore implements SecretStore {
   }
 
   async replace(arn: string, credentials: ServerCredentials): Promise<void> {
-    await this.options.client.send(new PutSecretValueCommand({ SecretId: arn, SecretString: JSON.stringify(credentials) }));
+    await this.options.client.send(new PutSecretValueCommand({ SecretId: arn, SecretString: serializeCredentials(credentials) }));
   }
 
+  /** Throws a SecretInvalidError (naming the secret, quoting none of it) when the value is not sluice credentials. */
   async read(arn: string): Promise<ServerCredentials> {
     const { SecretString } = await this.options.client.send(new GetSecretValueCommand({ SecretId: arn }));
-    // The parse error would quote the offending value; replace it with one that cannot leak.
-    const parsed = StoredCredentials.safeParse(JSON.parse(SecretString ?? 'null'));
-    if (!parsed.success) throw new Error(`secret ${arn} does not hold sluice SFTP credentials`);
-    return parsed.data;
+    return parseCredentials(arn, SecretString);
   }
 
-  async delete(arn: string): Promise<void> {
+  /**
+   * Schedules the deletion: until the recovery window ends the secret can be restored, and reading it
+   * fails (InvalidRequestException). `force` deletes at once, for a secret just created and never used.
+   */
+  async delete(arn: string, options: { force?: boolean } = {}): Promise<void> {
+    const days = this.options.recoveryWindowDays ?? 7;
     try {
-      await this.options.client.send(new DeleteSecretCommand({ SecretId: arn, ForceDeleteWithoutRecovery: true }));
+      await this.options.client.send(
+        new DeleteSecretCommand(options.force ? { SecretId: arn, ForceDeleteWithoutRecovery: true } : { SecretId: arn, RecoveryWindowInDays: days }),
+      );
     } catch (error) {
-      if (!(error instanceof ResourceNotFoundException)) throw error;
+      if (error instanceof ResourceNotFoundException) return;
+      // Scheduling a secret already scheduled for deletion is refused this way: it is as asked.
+      if (!options.force && error instanceof InvalidRequestException && /marked for deletion|scheduled for deletion/i.test(error.message)) return;
+      throw error;
     }
   }
 }

@@ -6,6 +6,11 @@ export interface ListedFile {
   size: number;
   /** Modification time, whole seconds since the epoch (SFTP's resolution). */
   mtime: number;
+  /**
+   * Set on a directory whose name is unsafe (see remote-name.ts): the listing reports it instead of
+   * descending into it (no request ever names it), so the poll quarantines it where an operator sees it.
+   */
+  directory?: true;
 }
 
 /**

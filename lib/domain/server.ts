@@ -117,6 +117,7 @@ const pattern = z
   });
 
 const pollIntervalSeconds = z.int().min(5).max(86_400);
+export const DEFAULT_POLL_INTERVAL_SECONDS = 5;
 const maxConnections = z.int().min(1).max(32);
 const stableAfterSeconds = z.int().min(0).max(86_400);
 const afterIngest = z
@@ -197,7 +198,8 @@ export const CreateServerInput = z
     remoteDir: remoteDir.default('/'),
     pattern: pattern.default('*'),
     recursive: z.boolean().default(false),
-    pollIntervalSeconds: pollIntervalSeconds.default(5),
+    /** Absent: DEFAULT_POLL_INTERVAL_SECONDS, or the deployment's floor if higher. */
+    pollIntervalSeconds: pollIntervalSeconds.optional(),
     hostKey: hostKey.optional(),
     active: z.boolean().default(true),
     keyPrefix: keyPrefix.optional(),

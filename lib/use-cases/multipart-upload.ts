@@ -17,6 +17,8 @@ export interface UploadDeps {
   checkpointIntervalMs: number;
   /** True when the invocation should checkpoint and hand the rest to a fresh one. */
   shouldYield?: () => boolean;
+  /** Aborted when the invocation must end: a read still going then fails as `timeout` (an attempt). */
+  deadline?: AbortSignal;
 }
 
 /** The object is committed and verified; `sha256` is the whole file's digest (hex). */
@@ -57,7 +59,7 @@ export async function uploadWhole(
   unchanged: () => Promise<boolean>,
 ): Promise<UploadOutcome> {
   const chunks: Buffer[] = [];
-  for await (const chunk of session.read(file.remotePath, 0, file.size)) chunks.push(chunk);
+  for await (const chunk of session.read(file.remotePath, 0, file.size, deps.deadline ? { signal: deps.deadline } : {})) chunks.push(chunk);
   const body = Buffer.concat(chunks);
   if (body.length !== file.size || !(await unchanged())) return { status: 'changed' };
   const sha256 = createHash('sha256').update(body).digest('hex');
@@ -255,7 +257,7 @@ export async function uploadInParts(
   }
 
   async function streamParts(): Promise<UploadOutcome> {
-    for await (const chunk of session.read(file.remotePath, offset, file.size, { lendChunks: true })) {
+    for await (const chunk of session.read(file.remotePath, offset, file.size, { lendChunks: true, ...(deps.deadline ? { signal: deps.deadline } : {}) })) {
       if (leaseLost()) throw new LeaseLostError(file.fileId);
       if (failure) throw failure;
       bytesRead += chunk.length;

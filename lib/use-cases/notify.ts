@@ -1,4 +1,5 @@
 import { backoffSeconds } from '../domain/backoff';
+import { SecretInvalidError } from '../domain/credentials';
 import { ConflictError, NotFoundError, PublishError, ServiceUnavailableError } from '../errors';
 import type { FileCatalog, FileIngestedMessage, FileView, Logger, NotificationLedger, NotifyJob, Publisher } from '../ports';
 
@@ -61,14 +62,20 @@ export async function notifyFile(job: NotifyJob, deps: NotifyDeps, options: { ag
   try {
     await deps.publisher.publish(message);
   } catch (error) {
-    const code = error instanceof PublishError ? error.code : 'publish_failed';
+    // What is recorded on the file is shown by the files API. The messages of a PublishError and of
+    // a SecretInvalidError name neither the broker's host nor its credentials; any other error's may
+    // (a raw socket or SDK error), so the file gets a generic message and only the log the details.
+    const known = error instanceof PublishError || error instanceof SecretInvalidError;
+    const code = known ? error.code : 'publish_failed';
     const text = error instanceof Error ? error.message : String(error);
+    const recorded = known ? text : 'unexpected error while publishing (see the notifier log)';
+    // A broker secret that is invalid is retried like an outage: parking would strand every file until renotified.
     const retryable = !(error instanceof PublishError) || error.retryable;
-    const attempts = await deps.ledger.recordFailure(file.fileId, { code, message: text });
+    const attempts = await deps.ledger.recordFailure(file.fileId, { code, message: recorded });
     if (!retryable && attempts >= deps.maxRejections) {
       await deps.ledger.park(file.fileId);
       deps.logger.error('notification_parked', { ...log, code, error: text, attempts });
-      return { status: 'parked', code, message: text };
+      return { status: 'parked', code, message: recorded };
     }
     const delaySeconds = backoffSeconds(attempts, deps.backoffCapSeconds, deps.random);
     deps.logger[retryable ? 'warn' : 'error'](retryable ? 'notification_failed' : 'notification_rejected', {

@@ -1,12 +1,17 @@
 import { backoffSeconds } from '../domain/backoff';
+import { SecretInvalidError } from '../domain/credentials';
 import { fileVersionId, type ListedFile } from '../domain/file-identity';
+import { requiredHostKey, type HostKeyPolicy } from '../domain/host-key';
+import type { ListingBounds } from '../domain/listing-bounds';
 import { listingFilter } from '../domain/listing-filter';
+import { escapeName, unsafeNameReason } from '../domain/remote-name';
 import type { ServerRecord } from '../domain/server';
 import { SnapshotDiff } from '../domain/snapshot';
 import { SftpError } from '../errors';
 import type {
   Clock,
   ConnectionSlots,
+  DetectedFile,
   FileLedger,
   JobQueue,
   Logger,
@@ -36,6 +41,9 @@ export interface PollDeps {
   /** How long a poll may hold its lease; longer polls lose it to the next poller. */
   leaseSeconds: number;
   backoffCapSeconds: number;
+  /** Bounds of one listing (POLL_MAX_ENTRIES, POLL_MAX_DEPTH); past one the poll fails as listing_too_large. */
+  listingBounds: ListingBounds;
+  hostKeyPolicy: HostKeyPolicy;
   random?: () => number;
 }
 
@@ -46,7 +54,7 @@ export type PollResult =
 
 /** A tick may run this much before the server's nextPollAt (ticks are scheduled to the second). */
 const EARLY_TOLERANCE_MS = 1000;
-/** Ledger writes in flight at once while a listing streams by. */
+/** Ledger writes in flight at once while ready versions are taken. */
 const LEDGER_CONCURRENCY = 16;
 
 /**
@@ -81,8 +89,8 @@ export async function pollServer(tick: PollTick, deps: PollDeps): Promise<PollRe
 
   let session: SftpSession | undefined;
   try {
+    const expectedHostKey = requiredHostKey(server, state.observedHostKey, deps.hostKeyPolicy);
     const credentials = await deps.secrets.read(server.secretArn);
-    const expectedHostKey = server.hostKey ?? state.observedHostKey;
     const connection = await deps.sftp.connect(server, credentials, expectedHostKey);
     session = connection.session;
     if (expectedHostKey === undefined && (await deps.pollState.recordHostKey(server.id, connection.hostKey))) {
@@ -118,37 +126,81 @@ export async function pollServer(tick: PollTick, deps: PollDeps): Promise<PollRe
   }
 }
 
+/** Ready versions taken (ledger writes, then one enqueue) per round, once the listing is complete. */
+const TAKE_BATCH = 100;
+
+/**
+ * A stable version seen by the listing, held until the listing completed within its bounds. An
+ * unsafe name (see remote-name.ts) is judged once, when it becomes ready, and held only escaped
+ * and cut, so a hostile name costs no more memory than a good one; its fileId is the raw path's,
+ * so it is taken once.
+ */
+interface ReadyVersion {
+  /** As listed; for an unsafe name, with `path` escaped. */
+  file: ListedFile;
+  fingerprint: bigint;
+  firstSeen: number;
+  /** A name that cannot be ingested: the version is quarantined instead of transferred. */
+  unsafe?: { fileId: string; relativePath: string; reason: string };
+}
+
+/**
+ * Lists the server and takes every ready version: a quarantine record for an unsafe name, else a
+ * ledger record and a transfer job. Nothing is written or enqueued before the listing is
+ * complete: a listing that fails half-way (past POLL_MAX_ENTRIES or POLL_MAX_DEPTH, a stall, a
+ * lost connection) fails the poll with none of its files taken, rather than some. The ready list
+ * is what this costs (measured with node --expose-gc): about 205 bytes per ready version with
+ * 30-byte paths, so 20 MiB for 100,000 (the default POLL_MAX_ENTRIES); 1.2 KiB with 1,000-byte
+ * paths (112 MiB), about the most a name within S3's 1,024-byte key limit can cost.
+ */
 async function listAndTake(server: ServerRecord, session: SftpSession, state: PollState, startedAt: Date, deps: PollDeps) {
   const previous = await deps.pollState.loadSnapshot(state);
   const diff = new SnapshotDiff(previous, Math.floor(startedAt.getTime() / 1000), server.stableAfterSeconds);
-  const ready: { file: ListedFile; fingerprint: bigint; firstSeen: number }[] = [];
+  const ready: ReadyVersion[] = [];
   let listed = 0;
   let waiting = 0;
   let enqueued = 0;
 
-  const take = async () => {
-    const batch = ready.splice(0);
+  const filter = listingFilter(server.pattern);
+  for await (const file of session.listFiles(server.remoteDir, { recursive: server.recursive, filter, bounds: deps.listingBounds })) {
+    listed++;
+    const observation = diff.observe(file);
+    if (observation.status === 'waiting') waiting++;
+    if (observation.status === 'ready') ready.push(readyVersion(server, file, observation.fingerprint, observation.firstSeen));
+  }
+
+  const take = async (batch: ReadyVersion[]) => {
     const jobs: TransferJob[] = [];
-    const prints: bigint[] = [];
+    const sent: ReadyVersion[] = [];
     for (let start = 0; start < batch.length; start += LEDGER_CONCURRENCY) {
       await Promise.all(
-        batch.slice(start, start + LEDGER_CONCURRENCY).map(async ({ file, fingerprint, firstSeen }) => {
-          const fileId = fileVersionId(server.id, file);
+        batch.slice(start, start + LEDGER_CONCURRENCY).map(async (version) => {
+          const { file, fingerprint, firstSeen, unsafe } = version;
+          const fileId = unsafe?.fileId ?? fileVersionId(server.id, file);
+          const detected: DetectedFile = {
+            fileId,
+            serverId: server.id,
+            serverName: server.name,
+            remotePath: file.path,
+            relativePath: unsafe?.relativePath ?? relativeTo(server.remoteDir, file.path),
+            size: file.size,
+            mtime: file.mtime,
+            discoveredAt: deps.clock.now().toISOString(),
+          };
           try {
-            const result = await deps.ledger.createIfAbsent({
-              fileId,
-              serverId: server.id,
-              serverName: server.name,
-              remotePath: file.path,
-              relativePath: relativeTo(server.remoteDir, file.path),
-              size: file.size,
-              mtime: file.mtime,
-              discoveredAt: deps.clock.now().toISOString(),
-            });
+            if (unsafe) {
+              const result = await deps.ledger.createQuarantined(detected, { code: 'unsafe_name', message: unsafe.reason });
+              diff.taken(fingerprint);
+              if (result.created) {
+                deps.logger.warn('file_quarantined', { serverId: server.id, serverName: server.name, fileId, remotePath: file.path, code: 'unsafe_name', reason: unsafe.reason });
+              }
+              return;
+            }
+            const result = await deps.ledger.createIfAbsent(detected);
             // A version still `pending` was created by a poll that died before enqueueing it.
             if (result.created || result.status === 'pending') {
               jobs.push({ fileId, serverId: server.id, remotePath: file.path, size: file.size, mtime: file.mtime });
-              prints.push(fingerprint);
+              sent.push(version);
             } else {
               diff.taken(fingerprint);
             }
@@ -163,27 +215,36 @@ async function listAndTake(server: ServerRecord, session: SftpSession, state: Po
     try {
       await deps.transfers.sendAll(jobs);
     } catch (error) {
-      batch.filter((entry) => prints.includes(entry.fingerprint)).forEach((entry) => diff.retryLater(entry.fingerprint, entry.firstSeen));
+      for (const version of sent) diff.retryLater(version.fingerprint, version.firstSeen);
       throw error;
     }
-    for (const print of prints) diff.taken(print);
+    for (const version of sent) diff.taken(version.fingerprint);
     enqueued += jobs.length;
     for (const job of jobs) {
       deps.logger.info('file_detected', { serverId: server.id, serverName: server.name, fileId: job.fileId, remotePath: job.remotePath, size: job.size });
     }
   };
 
-  for await (const file of session.listFiles(server.remoteDir, { recursive: server.recursive, filter: listingFilter(server.pattern) })) {
-    listed++;
-    const observation = diff.observe(file);
-    if (observation.status === 'waiting') waiting++;
-    if (observation.status === 'ready') {
-      ready.push({ file, fingerprint: observation.fingerprint, firstSeen: observation.firstSeen });
-      if (ready.length >= 100) await take();
-    }
-  }
-  await take();
+  for (let start = 0; start < ready.length; start += TAKE_BATCH) await take(ready.slice(start, start + TAKE_BATCH));
   return { listed, enqueued, waiting, snapshot: diff.next(), snapshotChanged: diff.changed };
+}
+
+/** A ready version as held until the listing is complete; an unsafe name is judged here, once. */
+function readyVersion(server: ServerRecord, file: ListedFile, fingerprint: bigint, firstSeen: number): ReadyVersion {
+  const relativePath = relativeTo(server.remoteDir, file.path);
+  const reason = unsafeNameReason(relativePath, server.keyPrefix);
+  if (reason === undefined && !file.directory) return { file, fingerprint, firstSeen };
+  const why = reason ?? 'an unsafe name';
+  return {
+    file: { path: escapeName(file.path), size: file.size, mtime: file.mtime },
+    fingerprint,
+    firstSeen,
+    unsafe: {
+      fileId: fileVersionId(server.id, file),
+      relativePath: escapeName(relativePath),
+      reason: file.directory ? `${why}; a directory: its contents were not listed` : why,
+    },
+  };
 }
 
 /** Polls follow the tick grid: the next is due one interval after this tick was. */
@@ -199,8 +260,10 @@ async function recordFailure(
   error: unknown,
   deps: PollDeps,
 ): Promise<PollResult> {
-  const code = error instanceof SftpError ? error.code : 'internal';
-  const message = error instanceof SftpError ? error.message : 'unexpected error while polling (see the poller log)';
+  // A corrupt secret is the operator's to fix, like a refused password: shown as it is (its message quotes none of the value).
+  const known = error instanceof SftpError || error instanceof SecretInvalidError;
+  const code = known ? error.code : 'internal';
+  const message = known ? error.message : 'unexpected error while polling (see the poller log)';
   const failures = state.consecutiveFailures + 1;
   const delaySeconds = backoffSeconds(failures, deps.backoffCapSeconds, deps.random);
   const nextPollAt = new Date(startedAt.getTime() + delaySeconds * 1000);

@@ -1,7 +1,9 @@
-import { ConflictError, NotFoundError, ValidationError } from '../errors';
+import { ConflictError, NotFoundError, ValidationError, type FieldIssue } from '../errors';
+import type { DestinationPolicy } from '../domain/destination';
 import type { ServerCredentials } from '../domain/credentials';
 import {
   afterIngestConflict,
+  DEFAULT_POLL_INTERVAL_SECONDS,
   toServerView,
   type CreateServerInput,
   type ServerRecord,
@@ -24,6 +26,23 @@ export interface ServerDeps {
   secretPrefix: string;
   /** Returns a reason when a private key cannot be parsed with the given passphrase. */
   checkPrivateKey(privateKey: string, passphrase?: string): string | undefined;
+  /** Refuses address literals sluice may not connect to (names are judged at connect time). */
+  destinations: Pick<DestinationPolicy, 'literalRefusal'>;
+  /** Most servers this deployment holds (MAX_SERVERS); none when absent. */
+  maxServers?: number;
+  /** Smallest pollIntervalSeconds allowed here; also the floor of the default (5 s). */
+  minPollIntervalSeconds: number;
+}
+
+/** Fields this deployment's policy refuses (destination, poll interval), all at once. */
+function policyIssues(input: { host?: string | undefined; pollIntervalSeconds?: number | undefined }, deps: Pick<ServerDeps, 'destinations' | 'minPollIntervalSeconds'>): FieldIssue[] {
+  const issues: FieldIssue[] = [];
+  const refusal = input.host === undefined ? undefined : deps.destinations.literalRefusal(input.host);
+  if (refusal !== undefined) issues.push({ field: 'host', message: `${refusal}: sluice may not connect there` });
+  if (input.pollIntervalSeconds !== undefined && input.pollIntervalSeconds < deps.minPollIntervalSeconds) {
+    issues.push({ field: 'pollIntervalSeconds', message: `must be at least ${deps.minPollIntervalSeconds} in this deployment (POLL_MIN_INTERVAL_SECONDS)` });
+  }
+  return issues;
 }
 
 function credentialsFrom(
@@ -61,6 +80,8 @@ function audit(deps: Pick<ServerDeps, 'logger'>, action: 'server.created' | 'ser
  * is deleted again and a ConflictError is raised.
  */
 export async function createServer(input: CreateServerInput, deps: ServerDeps, context: ChangeContext = {}): Promise<ServerView> {
+  const refused = policyIssues(input, deps);
+  if (refused.length > 0) throw new ValidationError(refused);
   const credentials = credentialsFrom(input, deps.checkPrivateKey);
   if (credentials === undefined) {
     throw new ValidationError([{ field: 'password', message: 'exactly one of password or privateKey is required' }]);
@@ -85,7 +106,7 @@ export async function createServer(input: CreateServerInput, deps: ServerDeps, c
     remoteDir: input.remoteDir,
     pattern: input.pattern,
     recursive: input.recursive,
-    pollIntervalSeconds: input.pollIntervalSeconds,
+    pollIntervalSeconds: input.pollIntervalSeconds ?? Math.max(DEFAULT_POLL_INTERVAL_SECONDS, deps.minPollIntervalSeconds),
     hostKey: input.hostKey ?? null,
     active: input.active,
     keyPrefix: input.keyPrefix ?? input.name,
@@ -98,14 +119,18 @@ export async function createServer(input: CreateServerInput, deps: ServerDeps, c
   };
   let result;
   try {
-    result = await deps.servers.create(server);
+    result = await deps.servers.create(server, deps.maxServers !== undefined ? { maxServers: deps.maxServers } : {});
   } catch (error) {
-    await deleteSecretQuietly(secretArn, id, deps);
+    await deleteSecretQuietly(secretArn, id, deps, { force: true });
     throw error;
   }
   if (result === 'name-taken') {
-    await deleteSecretQuietly(secretArn, id, deps);
+    await deleteSecretQuietly(secretArn, id, deps, { force: true });
     throw new ConflictError(`a server named "${input.name}" already exists`, 'name');
+  }
+  if (result === 'limit-reached') {
+    await deleteSecretQuietly(secretArn, id, deps, { force: true });
+    throw new ConflictError(`this deployment holds its limit of ${deps.maxServers} servers (MAX_SERVERS): delete one first`);
   }
   deps.logger.info('server_created', { serverId: id, serverName: server.name });
   audit(deps, 'server.created', id, Object.keys(input).filter((field) => input[field as keyof CreateServerInput] !== undefined).sort(), context);
@@ -142,6 +167,8 @@ export async function listServers(
  * pins a new one.
  */
 export async function updateServer(id: string, input: UpdateServerInput, deps: ServerDeps, context: ChangeContext = {}): Promise<ServerView> {
+  const refused = policyIssues(input, deps);
+  if (refused.length > 0) throw new ValidationError(refused);
   const current = await requireServer(id, deps.servers);
   const credentials = credentialsFrom(input, deps.checkPrivateKey);
   const { password: _password, privateKey: _privateKey, passphrase: _passphrase, ...fields } = input;
@@ -175,10 +202,10 @@ export async function updateServer(id: string, input: UpdateServerInput, deps: S
   try {
     result = await deps.servers.update(next, current.version, current.name);
   } catch (error) {
-    if (next.secretArn !== current.secretArn) await deleteSecretQuietly(next.secretArn, id, deps);
+    if (next.secretArn !== current.secretArn) await deleteSecretQuietly(next.secretArn, id, deps, { force: true });
     throw error;
   }
-  if (result !== 'updated' && next.secretArn !== current.secretArn) await deleteSecretQuietly(next.secretArn, id, deps);
+  if (result !== 'updated' && next.secretArn !== current.secretArn) await deleteSecretQuietly(next.secretArn, id, deps, { force: true });
   switch (result) {
     case 'updated': {
       if (next.secretArn !== current.secretArn) await deleteSecretQuietly(current.secretArn, id, deps);
@@ -236,14 +263,19 @@ async function requireServer(id: string, servers: ServerStore): Promise<ServerRe
   return server;
 }
 
-/** A secret we fail to delete is logged by ARN (never by value) for an operator to remove. */
+/**
+ * Deletes a secret: a used one is scheduled for deletion (recoverable for SECRET_RECOVERY_DAYS); one
+ * rolled back before any use is deleted at once (`force`), since its name is used again when the
+ * same change is retried. A secret we fail to delete is logged by ARN (never by value) for an operator.
+ */
 async function deleteSecretQuietly(
   secretArn: string,
   serverId: string,
   deps: Pick<ServerDeps, 'secrets' | 'logger'>,
+  options: { force?: boolean } = {},
 ): Promise<void> {
   try {
-    await deps.secrets.delete(secretArn);
+    await deps.secrets.delete(secretArn, options);
   } catch (error) {
     deps.logger.error('secret_delete_failed', { serverId, secretArn, error: errorSummary(error) });
   }

@@ -1,3 +1,4 @@
+import { requiredHostKey, type HostKeyPolicy } from '../domain/host-key';
 import type { ServerRecord } from '../domain/server';
 import type { ConnectionSlots, PollStateStore, SecretStore, SftpConnector, SftpSession } from '../ports';
 
@@ -7,6 +8,7 @@ export interface SessionDeps {
   pollState: Pick<PollStateStore, 'get'>;
   sftp: SftpConnector;
   instanceId: string;
+  hostKeyPolicy: HostKeyPolicy;
 }
 
 /** A session lent to a transfer, with the connection slot it holds. */
@@ -173,8 +175,8 @@ export class SftpSessions {
     const slot = await this.deps.slots.acquire(server.id, server.maxConnections, this.deps.instanceId, slotUntil);
     if (slot === undefined) return 'no-slot';
     try {
+      const expectedHostKey = requiredHostKey(server, server.hostKey === null ? (await this.deps.pollState.get(server.id))?.observedHostKey : undefined, this.deps.hostKeyPolicy);
       const credentials = await this.deps.secrets.read(server.secretArn);
-      const expectedHostKey = server.hostKey ?? (await this.deps.pollState.get(server.id))?.observedHostKey;
       const { session } = await this.deps.sftp.connect(server, credentials, expectedHostKey);
       return { serverId: server.id, slot, slotUntil, session };
     } catch (error) {

@@ -1,4 +1,6 @@
 import { backoffSeconds } from '../domain/backoff';
+import { SecretInvalidError } from '../domain/credentials';
+import type { HostKeyPolicy } from '../domain/host-key';
 import { objectKey, UnsafeKeyError } from '../domain/object-key';
 import type { ServerRecord } from '../domain/server';
 import { LeaseLostError, SftpError, StoreError } from '../errors';
@@ -44,10 +46,14 @@ export interface TransferDeps {
   /** At most one checkpoint write per this many milliseconds (0: one per part). */
   checkpointIntervalMs: number;
   backoffCapSeconds: number;
+  /** Which host keys are trusted (SFTP_HOST_KEY_POLICY). */
+  hostKeyPolicy: HostKeyPolicy;
   /** Sessions shared by the transfers of one invocation; without it each transfer connects on its own. */
   sessions?: SftpSessions;
   /** True when the invocation should checkpoint and hand the rest to a fresh one. */
   shouldYield?: () => boolean;
+  /** Aborted when the invocation must end: a read still going fails as `timeout`, an attempt like any. */
+  deadline?: AbortSignal;
   random?: () => number;
 }
 
@@ -268,7 +274,7 @@ async function parkInDeadLetterQueue(file: ClaimedFile, deps: TransferDeps): Pro
 }
 
 async function recordFailure(file: ClaimedFile, error: unknown, deps: TransferDeps): Promise<TransferOutcome> {
-  const classified = error instanceof SftpError || error instanceof StoreError;
+  const classified = error instanceof SftpError || error instanceof StoreError || error instanceof SecretInvalidError;
   const code = classified ? error.code : `internal:${(error as { name?: string }).name ?? 'Error'}`;
   const fatal = classified && !error.retryable;
   const message = error instanceof Error ? error.message : String(error);

@@ -5,10 +5,15 @@ import { dirname } from 'node:path';
 
 /**
  * A local stand-in for the few AWS Secrets Manager operations sluice uses (CreateSecret,
- * GetSecretValue, PutSecretValue, DescribeSecret, DeleteSecret), speaking the AWS JSON 1.1 protocol
- * so the real SDK client talks to it unchanged. No emulator for Secrets Manager installs from npm.
- * Development only: it lives under scripts/ and is never bundled into a function. State is kept in
- * one file with mode 0600; request signatures are not checked.
+ * GetSecretValue, PutSecretValue, DescribeSecret, DeleteSecret, RestoreSecret), speaking the AWS
+ * JSON 1.1 protocol so the real SDK client talks to it unchanged. No emulator for Secrets Manager
+ * installs from npm. Development only: it lives under scripts/ and is never bundled into a function.
+ * State is kept in one file with mode 0600; request signatures are not checked.
+ *
+ * Deletion behaves as AWS's: DeleteSecret schedules it after a recovery window (RecoveryWindowInDays,
+ * 7–30, default 30) unless ForceDeleteWithoutRecovery; until the window ends the secret is described
+ * with its DeletedDate, RestoreSecret brings it back, and every other operation on it (reading it,
+ * writing it, deleting it again, creating a secret of its name) is an InvalidRequestException.
  */
 interface StoredSecret {
   arn: string;
@@ -18,7 +23,13 @@ interface StoredSecret {
   versionId: string;
   createdAt: number;
   updatedAt: number;
+  /** While scheduled for deletion: when DeleteSecret was called, and when the secret goes for good (epoch seconds). */
+  deletedAt?: number;
+  deletionDate?: number;
 }
+
+const MARKED_FOR_DELETION = "You can't perform this operation on the secret because it was marked for deletion.";
+const DAY_SECONDS = 86_400;
 
 class AwsError extends Error {
   constructor(
@@ -56,10 +67,26 @@ export async function startSecretsManager(options: {
     renameSync(temporary, options.stateFile);
   };
 
+  /** Secrets whose recovery window has ended are gone, as AWS deletes them then. */
+  const purgeExpired = () => {
+    const now = Date.now() / 1000;
+    const expired = [...secrets.values()].filter((secret) => secret.deletionDate !== undefined && secret.deletionDate <= now);
+    for (const secret of expired) secrets.delete(secret.arn);
+    if (expired.length > 0) persist();
+  };
+
   const find = (secretId: unknown): StoredSecret => {
     if (typeof secretId !== 'string' || secretId === '') throw new AwsError('InvalidParameterException', 'SecretId is required');
+    purgeExpired();
     const secret = secrets.get(secretId) ?? [...secrets.values()].find((candidate) => candidate.name === secretId);
     if (!secret) throw new AwsError('ResourceNotFoundException', "Secrets Manager can't find the specified secret.");
+    return secret;
+  };
+
+  /** A secret that can be read or changed: not scheduled for deletion. */
+  const findLive = (secretId: unknown): StoredSecret => {
+    const secret = find(secretId);
+    if (secret.deletedAt !== undefined) throw new AwsError('InvalidRequestException', MARKED_FOR_DELETION);
     return secret;
   };
 
@@ -70,9 +97,12 @@ export async function startSecretsManager(options: {
         throw new AwsError('InvalidParameterException', 'Name is missing or invalid');
       }
       if (typeof input.SecretString !== 'string') throw new AwsError('InvalidParameterException', 'SecretString is required');
-      if ([...secrets.values()].some((secret) => secret.name === name)) {
-        throw new AwsError('ResourceExistsException', `The operation failed because the secret ${name} already exists.`);
+      purgeExpired();
+      const existing = [...secrets.values()].find((secret) => secret.name === name);
+      if (existing?.deletedAt !== undefined) {
+        throw new AwsError('InvalidRequestException', "You can't create this secret because a secret with this name is already scheduled for deletion.");
       }
+      if (existing) throw new AwsError('ResourceExistsException', `The operation failed because the secret ${name} already exists.`);
       const now = Date.now() / 1000;
       const secret: StoredSecret = {
         arn: `arn:aws:secretsmanager:${region}:${accountId}:secret:${name}-${randomBytes(3).toString('hex')}`,
@@ -88,7 +118,7 @@ export async function startSecretsManager(options: {
       return { ARN: secret.arn, Name: secret.name, VersionId: secret.versionId };
     },
     GetSecretValue(input) {
-      const secret = find(input.SecretId);
+      const secret = findLive(input.SecretId);
       return {
         ARN: secret.arn,
         Name: secret.name,
@@ -99,7 +129,7 @@ export async function startSecretsManager(options: {
       };
     },
     PutSecretValue(input) {
-      const secret = find(input.SecretId);
+      const secret = findLive(input.SecretId);
       if (typeof input.SecretString !== 'string') throw new AwsError('InvalidParameterException', 'SecretString is required');
       secret.value = input.SecretString;
       secret.versionId = randomUUID();
@@ -116,13 +146,38 @@ export async function startSecretsManager(options: {
         CreatedDate: secret.createdAt,
         LastChangedDate: secret.updatedAt,
         VersionIdsToStages: { [secret.versionId]: ['AWSCURRENT'] },
+        ...(secret.deletedAt !== undefined ? { DeletedDate: secret.deletedAt } : {}),
       };
     },
     DeleteSecret(input) {
+      const force = input.ForceDeleteWithoutRecovery === true;
+      const window = input.RecoveryWindowInDays;
+      if (force && window !== undefined) {
+        throw new AwsError('InvalidParameterException', "You can't use ForceDeleteWithoutRecovery in conjunction with RecoveryWindowInDays.");
+      }
+      if (window !== undefined && (typeof window !== 'number' || !Number.isInteger(window) || window < 7 || window > 30)) {
+        throw new AwsError('InvalidParameterException', 'RecoveryWindowInDays must be an integer from 7 to 30.');
+      }
       const secret = find(input.SecretId);
-      secrets.delete(secret.arn);
+      const now = Date.now() / 1000;
+      if (force) {
+        // As AWS: a secret already scheduled for deletion can still be deleted at once.
+        secrets.delete(secret.arn);
+        persist();
+        return { ARN: secret.arn, Name: secret.name, DeletionDate: now };
+      }
+      if (secret.deletedAt !== undefined) throw new AwsError('InvalidRequestException', MARKED_FOR_DELETION);
+      secret.deletedAt = now;
+      secret.deletionDate = now + (window ?? 30) * DAY_SECONDS;
       persist();
-      return { ARN: secret.arn, Name: secret.name, DeletionDate: Date.now() / 1000 };
+      return { ARN: secret.arn, Name: secret.name, DeletionDate: secret.deletionDate };
+    },
+    RestoreSecret(input) {
+      const secret = find(input.SecretId);
+      delete secret.deletedAt;
+      delete secret.deletionDate;
+      persist();
+      return { ARN: secret.arn, Name: secret.name };
     },
   };
 

@@ -12,6 +12,7 @@ import { assertJava, startDynamoDbLocal } from './dynamodb';
 import { findMinio, MINIO_DEFAULT_CREDENTIALS, MissingMinioError, startMinio } from './minio';
 import { startStandIn, stopChild, waitFor } from './processes';
 import { bundleFunctions, startLambdaRuntime, startSchedules, type LocalFunction } from './lambda-runtime';
+import { ALWAYS_DENIED_CIDRS } from '../../lib/domain/destination';
 import { provision, resolveService, type ResolvedFunction, type ResolvedService } from './provision';
 import { sqsMappings, startSqsEventSources, type SqsMapping } from './sqs-event-source';
 
@@ -136,6 +137,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       // The broker comes from the environment here, never from Secrets Manager (serverless.yml names
       // the AWS secret for every stage): by default the local RabbitMQ.
       AMQP_URL: env.AMQP_URL ?? LOCAL_AMQP_URL,
+      // Partners are simulated on loopback here; everything else a deployed stage denies stays denied.
+      SFTP_DENY_CIDRS: env.SFTP_DENY_CIDRS || ALWAYS_DENIED_CIDRS.join(','),
       // fauxqs refuses request bodies over 11 MiB, and takes a tagging request for a new object body.
       ...(s3Kind === 'fauxqs' ? { S3_MAX_PART_SIZE_MIB: env.S3_MAX_PART_SIZE_MIB ?? '10', S3_OBJECT_TAGS: 'false' } : {}),
     };

@@ -1,4 +1,5 @@
 import type { ServerCredentials } from '../../lib/domain/credentials';
+import { ALWAYS_DENIED_CIDRS, DestinationPolicy, parseCidr, type Cidr } from '../../lib/domain/destination';
 import type { ServerRecord } from '../../lib/domain/server';
 import type { Logger, Page, PollState, PollTick, PutResult, SecretStore, ServerStore, UpdateResult } from '../../lib/ports';
 import type { ServerDeps } from '../../lib/use-cases/servers';
@@ -7,8 +8,9 @@ import type { ServerDeps } from '../../lib/use-cases/servers';
 export class InMemoryServerStore implements ServerStore {
   readonly servers = new Map<string, ServerRecord>();
 
-  async create(server: ServerRecord): Promise<PutResult> {
+  async create(server: ServerRecord, options: { maxServers?: number } = {}): Promise<PutResult> {
     if ([...this.servers.values()].some((existing) => existing.name === server.name)) return 'name-taken';
+    if (options.maxServers !== undefined && this.servers.size >= options.maxServers) return 'limit-reached';
     this.servers.set(server.id, structuredClone(server));
     return 'created';
   }
@@ -112,6 +114,8 @@ export function fakeServerDeps(overrides: Partial<Omit<ServerDeps, 'servers' | '
     logger: new RecordingLogger(),
     secretPrefix: 'sluice/test/servers/',
     checkPrivateKey: () => undefined,
+    destinations: new DestinationPolicy(ALWAYS_DENIED_CIDRS.map((range) => parseCidr(range) as Cidr)),
+    minPollIntervalSeconds: 5,
     ...overrides,
   };
   return deps;

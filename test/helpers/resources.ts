@@ -1,3 +1,4 @@
+import type { Config } from '../../lib/config';
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -57,3 +58,10 @@ export function countRequests(client: { middlewareStack: { add: (...args: never[
 }
 
 export const total = (counts: Map<string, number>) => [...counts.values()].reduce((sum, value) => sum + value, 0);
+
+/** A parsed Config back as the environment variables that give it (for a worker process of a test). */
+export function environmentOf(config: Config): Record<string, string> {
+  const text = (value: unknown): string =>
+    Array.isArray(value) ? value.map((range: { address: string; prefix: number }) => `${range.address}/${range.prefix}`).join(',') || 'none' : String(value);
+  return Object.fromEntries(Object.entries(config).filter(([, value]) => value !== undefined).map(([name, value]) => [name, text(value)]));
+}

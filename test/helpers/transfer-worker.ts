@@ -62,6 +62,7 @@ if (process.env.REPORT_REQUESTS === '1') {
       };
       return opened;
     },
+    presentedHostKey: (server) => connector.presentedHostKey(server),
   };
   const clients = [container.clients.dynamodb, container.clients.s3, container.clients.sqs, container.clients.secrets] as { middlewareStack: { add(middleware: unknown, options: unknown): void } }[];
   for (const client of clients) {
@@ -88,9 +89,10 @@ if (process.env.LOCAL_SOURCE === '1') {
     remove: async () => {},
     move: async () => {},
     listFiles: async function* () {},
+    firstEntries: async () => [],
     close: async () => {},
   };
-  container.transferDeps.sftp = { connect: async () => ({ session, hostKey: '' }) };
+  container.transferDeps.sftp = { connect: async () => ({ session, hostKey: '' }), presentedHostKey: async () => '' };
 }
 
 async function run(): Promise<{ ok: boolean; result: object }> {

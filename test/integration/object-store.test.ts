@@ -24,6 +24,7 @@ import { transferFile, type TransferDeps, type TransferOutcome } from '../../lib
 import { RecordingLogger } from '../helpers/fakes';
 import { SHARED_AMQP_URL } from '../helpers/rabbitmq';
 import { MiB, PART, TransferFixture } from '../helpers/transfer-fixture';
+import { environmentOf } from '../helpers/resources';
 
 /**
  * What only a real object store can prove (MinIO here): checksums refused, parts listed, multipart
@@ -150,7 +151,7 @@ describe('object store: resume, cross-checked with the store', { skip }, () => {
     const { server, dir } = await fixture.serverFor();
     const content = randomBytes(6 * PART + 4321);
     const job = await fixture.detected(server, dir, 'killed-before-checkpoint.bin', content);
-    const config = Object.fromEntries(Object.entries(fixture.container.config).map(([name, value]) => [name, String(value)]));
+    const config = environmentOf(fixture.container.config);
     const worker = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '../helpers/transfer-worker.ts')], {
       env: { ...process.env, ...config, TRANSFER_LEASE_SECONDS: '5', S3_PART_SIZE_MIB: '5', S3_MAX_PART_SIZE_MIB: '5', TRANSFER_PART_CONCURRENCY: '1', TRANSFER_CHECKPOINT_SECONDS: '0', CRASH_AT_CHECKPOINT: '3', JOB: JSON.stringify(job) },
       stdio: 'ignore',
@@ -270,7 +271,7 @@ describe('object store: a multi-GB file', { skip }, () => {
     try {
       const job = await fixture.detected(server, dir, 'five-gib.bin');
       assert.equal(job.size, size);
-      const config = Object.fromEntries(Object.entries(fixture.container.config).map(([name, value]) => [name, String(value)]));
+      const config = environmentOf(fixture.container.config);
       const worker = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', join(import.meta.dirname, '../helpers/transfer-worker.ts')], {
         env: { ...process.env, ...config, REPORT_RSS: '1', JOB: JSON.stringify(job) },
         stdio: ['ignore', 'pipe', 'inherit'],

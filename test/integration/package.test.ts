@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -11,6 +11,20 @@ after(() => {
   rmSync(`.esbuild/package-${process.pid}`, { recursive: true, force: true });
 });
 
+interface CfnResource {
+  Type: string;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  Properties?: any;
+}
+
+/** Every IAM action a role's inline policies allow. */
+function allowedActions(role: CfnResource): string[] {
+  const statements = ((role.Properties?.Policies ?? []) as { PolicyDocument: { Statement: { Effect: string; Action: string | string[] }[] } }[]).flatMap(
+    (policy) => policy.PolicyDocument.Statement,
+  );
+  return statements.filter((statement) => statement.Effect === 'Allow').flatMap((statement) => [statement.Action].flat());
+}
+
 describe('serverless package', () => {
   it('builds one self-contained CommonJS artifact per function that loads without native addons', () => {
     const packageDir = join(workDir, 'artifacts');
@@ -18,13 +32,21 @@ describe('serverless package', () => {
       env: { ...process.env, SLS_TELEMETRY_DISABLED: '1', SLUICE_ESBUILD_DIR: `.esbuild/package-${process.pid}` },
       stdio: 'pipe',
     });
+    // Printed with throttling limits of its own: they are deploy-time parameters.
     const printed = JSON.parse(
       execFileSync(process.execPath, ['node_modules/serverless/bin/serverless.js', 'print', '--stage', 'ci', '--format', 'json'], {
-        env: { ...process.env, SLS_TELEMETRY_DISABLED: '1' },
+        env: { ...process.env, SLS_TELEMETRY_DISABLED: '1', SLUICE_API_RATE_LIMIT: '7', SLUICE_API_BURST_LIMIT: '9' },
         encoding: 'utf8',
       }),
-    ) as { functions: Record<string, { handler: string }>; provider: { runtime: string } };
+    ) as {
+      functions: Record<string, { handler: string }>;
+      provider: { runtime: string; environment: Record<string, string> };
+      resources: { extensions: { HttpApiStage: { Properties: { DefaultRouteSettings: Record<string, unknown> } } } };
+    };
     assert.equal(printed.provider.runtime, 'nodejs22.x');
+    assert.equal(printed.provider.environment.SECRET_RECOVERY_DAYS, '7');
+    const printedThrottling = printed.resources.extensions.HttpApiStage.Properties.DefaultRouteSettings;
+    assert.deepEqual([Number(printedThrottling.ThrottlingRateLimit), Number(printedThrottling.ThrottlingBurstLimit)], [7, 9]);
     const zips = readdirSync(packageDir).filter((name) => name.endsWith('.zip')).sort();
     assert.deepEqual(zips, Object.keys(printed.functions).map((name) => `${name}.zip`).sort());
 
@@ -39,5 +61,51 @@ describe('serverless package', () => {
     });
     assert.equal(load.status, 0, load.stderr);
     assert.equal(load.stdout.trim(), 'function');
+
+    // The CloudFormation template as deployed.
+    const { Resources } = JSON.parse(readFileSync(join(packageDir, 'cloudformation-template-update-stack.json'), 'utf8')) as { Resources: Record<string, CfnResource> };
+    const ofType = (type: string) => Object.entries(Resources).filter(([, resource]) => resource.Type === type);
+
+    // The unauthenticated routes run under a role of their own that cannot read or write any secret.
+    const roleOf = (fn: string) => {
+      const resource = Resources[`${fn[0]!.toUpperCase()}${fn.slice(1)}LambdaFunction`];
+      assert.ok(resource, `no function resource for ${fn}`);
+      return (resource.Properties.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+    };
+    const publicRole = roleOf('health');
+    assert.equal(roleOf('openapi'), publicRole);
+    const publicUsers = Object.keys(printed.functions).filter((fn) => roleOf(fn) === publicRole);
+    assert.deepEqual(publicUsers.sort(), ['health', 'openapi'], 'no other function runs under it');
+    const role = Resources[publicRole]!;
+    assert.equal(role.Type, 'AWS::IAM::Role');
+    assert.deepEqual(role.Properties.ManagedPolicyArns, ['arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole']);
+    const actions = allowedActions(role);
+    assert.ok(actions.length > 0);
+    assert.deepEqual(actions.filter((action) => /^secretsmanager:|\*/i.test(action)), [], `${publicRole} allows ${actions.join(', ')}`);
+    assert.ok(allowedActions(Resources[roleOf('createServer')]!).includes('secretsmanager:CreateSecret'), 'the other routes keep theirs');
+
+    // The bucket refuses plain-HTTP requests, from anyone.
+    const policies = ofType('AWS::S3::BucketPolicy').map(([, resource]) => resource.Properties);
+    const bucketPolicy = policies.find((properties) => properties.Bucket?.Ref === 'IngestBucket');
+    assert.ok(bucketPolicy, 'a policy on the ingest bucket');
+    const denial = (bucketPolicy.PolicyDocument.Statement as { Effect: string; Principal: unknown; Action: unknown; Resource: unknown[]; Condition?: { Bool?: Record<string, unknown> } }[]).find(
+      (statement) => statement.Effect === 'Deny' && String(statement.Condition?.Bool?.['aws:SecureTransport']) === 'false',
+    );
+    assert.ok(denial, 'denies aws:SecureTransport false');
+    assert.equal(denial.Principal, '*');
+    assert.equal(denial.Action, 's3:*');
+    assert.equal(JSON.stringify(denial.Resource), JSON.stringify([{ 'Fn::GetAtt': ['IngestBucket', 'Arn'] }, { 'Fn::Join': ['', [{ 'Fn::GetAtt': ['IngestBucket', 'Arn'] }, '/*']] }]));
+
+    // Every queue, dead-letter queues included, is encrypted at rest.
+    const queues = ofType('AWS::SQS::Queue');
+    assert.equal(queues.length, 6);
+    for (const [name, queue] of queues) assert.equal(queue.Properties.SqsManagedSseEnabled, true, name);
+
+    // The HTTP API's stage is throttled (defaults: 50 requests/s, bursts of 100), its other settings kept.
+    const stage = Resources.HttpApiStage!;
+    assert.equal(stage.Type, 'AWS::ApiGatewayV2::Stage');
+    assert.deepEqual(stage.Properties.ApiId, { Ref: 'HttpApi' });
+    assert.equal(stage.Properties.StageName, '$default');
+    assert.deepEqual([Number(stage.Properties.DefaultRouteSettings.ThrottlingRateLimit), Number(stage.Properties.DefaultRouteSettings.ThrottlingBurstLimit)], [50, 100]);
   });
 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
-import { GetSecretValueCommand, ResourceNotFoundException } from '@aws-sdk/client-secrets-manager';
+import { DescribeSecretCommand, GetSecretValueCommand, InvalidRequestException, RestoreSecretCommand } from '@aws-sdk/client-secrets-manager';
 import ssh2 from 'ssh2';
 
 const { utils } = ssh2;
@@ -152,11 +152,19 @@ describe('server management API: secrets', () => {
     assert.doesNotMatch(wrong.text + missing.text, /PRIVATE KEY|wrong passphrase/);
   });
 
-  it('deletes the secret with the server', async () => {
+  it('schedules the secret for deletion with the server: unreadable at once, restorable during the recovery window', async () => {
     const created = await create();
     await storedSecret(created.id);
+    const before = Date.now();
     assert.equal((await api('DELETE', `/servers/${created.id}`)).status, 204);
-    await assert.rejects(storedSecret(created.id), ResourceNotFoundException);
+    await assert.rejects(storedSecret(created.id), InvalidRequestException);
+    const described = await secrets.send(new DescribeSecretCommand({ SecretId: secretName(created.id) }));
+    assert.ok(described.DeletedDate, 'scheduled for deletion, not gone');
+    assert.ok(described.DeletedDate.getTime() >= before - 1000);
+    // An operator who deleted the wrong server gets its credentials back.
+    await secrets.send(new RestoreSecretCommand({ SecretId: secretName(created.id) }));
+    assert.deepEqual(await storedSecret(created.id), { type: 'password', password: PASSWORD });
+    assert.equal((await secrets.send(new DescribeSecretCommand({ SecretId: secretName(created.id) }))).DeletedDate, undefined);
   });
 });
 
@@ -361,7 +369,7 @@ describe('OpenAPI document', () => {
     assert.equal(response.status, 200);
     const document = response.json;
     assert.equal(document.openapi, '3.1.0');
-    assert.deepEqual(Object.keys(document.paths).sort(), ['/files', '/files/{id}', '/files/{id}/renotify', '/health', '/openapi.json', '/servers', '/servers/{id}']);
+    assert.deepEqual(Object.keys(document.paths).sort(), ['/files', '/files/{id}', '/files/{id}/renotify', '/health', '/openapi.json', '/servers', '/servers/{id}', '/servers/{id}/test']);
     const create = document.components.schemas.CreateServer;
     assert.equal(create.properties.pollIntervalSeconds.minimum, 5);
     assert.equal(create.properties.port.default, 22);

@@ -18,6 +18,7 @@ import { RecordingLogger } from '../helpers/fakes';
 import type { Sshd } from '../helpers/sshd';
 import type { TcpProxy } from '../helpers/tcp-proxy';
 import { MiB, PART, TransferFixture } from '../helpers/transfer-fixture';
+import { environmentOf } from '../helpers/resources';
 
 let fixture: TransferFixture;
 let sshd: Sshd;
@@ -160,7 +161,7 @@ describe('transfer: interruptions', () => {
     const job = await detected(server, dir, 'killed.bin', content);
     proxy.throttle(8 * MiB);
     const worker = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '../helpers/transfer-worker.ts')], {
-      env: { ...process.env, ...Object.fromEntries(Object.entries(container.config).map(([name, value]) => [name, String(value)])), TRANSFER_LEASE_SECONDS: '5', S3_PART_SIZE_MIB: '5', S3_MAX_PART_SIZE_MIB: '5', TRANSFER_PART_CONCURRENCY: '1', TRANSFER_CHECKPOINT_SECONDS: '0', JOB: JSON.stringify(job) },
+      env: { ...process.env, ...environmentOf(container.config), TRANSFER_LEASE_SECONDS: '5', S3_PART_SIZE_MIB: '5', S3_MAX_PART_SIZE_MIB: '5', TRANSFER_PART_CONCURRENCY: '1', TRANSFER_CHECKPOINT_SECONDS: '0', JOB: JSON.stringify(job) },
       stdio: 'ignore',
     });
     try {

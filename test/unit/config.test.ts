@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ConfigError, loadConfig } from '../../lib/config';
+import { DestinationPolicy } from '../../lib/domain/destination';
 
 const token = { SLUICE_API_TOKEN: 'a-token-of-sixteen-chars' };
 
@@ -44,5 +45,37 @@ describe('loadConfig', () => {
 
   it('treats blank variables as unset', () => {
     assert.equal(loadConfig({ ...token, S3_BUCKET: '' }).S3_BUCKET, 'sluice-ingest');
+  });
+});
+
+describe('destination rules', () => {
+  const verdictOn = (env: Record<string, string>, address: string) => {
+    const config = loadConfig({ ...token, ...env });
+    return new DestinationPolicy(config.SFTP_DENY_CIDRS, config.SFTP_ALLOW_CIDRS).check(address).allowed;
+  };
+
+  it('deny link-local, "this network", multicast, reserved and loopback by default, in both families', () => {
+    for (const address of ['169.254.169.254', '0.0.0.0', '224.0.0.1', '240.0.0.1', '127.0.0.1', '127.8.9.10', '::1', '::', 'fe80::1', 'ff02::1', '::ffff:169.254.169.254', '::ffff:127.0.0.1']) {
+      assert.equal(verdictOn({}, address), false, address);
+    }
+    for (const address of ['10.1.2.3', '192.168.1.10', '203.0.113.5', '2001:db8::1']) assert.equal(verdictOn({}, address), true, address);
+  });
+
+  it('take lists of ranges and bare addresses; an allow-list admits only what is inside it', () => {
+    assert.equal(verdictOn({ SFTP_DENY_CIDRS: '10.0.0.0/8, 192.0.2.7' }, '10.9.9.9'), false);
+    assert.equal(verdictOn({ SFTP_DENY_CIDRS: '10.0.0.0/8, 192.0.2.7' }, '192.0.2.7'), false);
+    assert.equal(verdictOn({ SFTP_DENY_CIDRS: '10.0.0.0/8' }, '127.0.0.1'), true, 'a list replaces the default');
+    assert.equal(verdictOn({ SFTP_DENY_CIDRS: 'none' }, '169.254.169.254'), true);
+    assert.equal(verdictOn({ SFTP_ALLOW_CIDRS: '198.51.100.0/24' }, '198.51.100.9'), true);
+    assert.equal(verdictOn({ SFTP_ALLOW_CIDRS: '198.51.100.0/24' }, '198.51.101.9'), false);
+    assert.equal(verdictOn({ SFTP_ALLOW_CIDRS: '127.0.0.0/8' }, '127.0.0.1'), false, 'the deny list still wins');
+  });
+
+  it('name a malformed range', () => {
+    assert.throws(() => loadConfig({ ...token, SFTP_DENY_CIDRS: '10.0.0.0/33,not-a-range' }), (error: unknown) => {
+      assert.ok(error instanceof ConfigError);
+      assert.deepEqual(error.variables, ['SFTP_DENY_CIDRS', 'SFTP_DENY_CIDRS']);
+      return true;
+    });
   });
 });

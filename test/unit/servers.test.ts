@@ -4,6 +4,7 @@ import { CreateServerInput, UpdateServerInput } from '../../lib/domain/server';
 import { ConflictError, NotFoundError, ValidationError } from '../../lib/errors';
 import { createServer, deleteServer, getServer, listServers, updateServer } from '../../lib/use-cases/servers';
 import { fakeServerDeps } from '../helpers/fakes';
+import { ALWAYS_DENIED_CIDRS, DestinationPolicy, LOOPBACK_CIDRS, parseCidr, type Cidr } from '../../lib/domain/destination';
 
 const input = (fields: Record<string, unknown> = {}) =>
   CreateServerInput.parse({ name: 'acme', host: 'sftp.example.com', username: 'ingest', password: 'hunter2-secret', ...fields });
@@ -173,5 +174,51 @@ describe('listServers', () => {
       nextToken = page.nextToken;
     } while (nextToken);
     assert.deepEqual(seen, ['s0', 's1', 's2', 's3', 's4']);
+  });
+});
+
+describe('destinations and deployment caps', () => {
+  const denyLoopback = () => new DestinationPolicy([...ALWAYS_DENIED_CIDRS, ...LOOPBACK_CIDRS].map((range) => parseCidr(range) as Cidr));
+  const fieldsOf = async (promise: Promise<unknown>) => {
+    const error = await promise.then(() => undefined, (caught: unknown) => caught);
+    assert.ok(error instanceof ValidationError, `expected a ValidationError, got ${String(error)}`);
+    return error.issues.map((issue) => issue.field);
+  };
+
+  it('refuses an address literal in a denied range on create and on update, naming host', async () => {
+    const deps = fakeServerDeps({ destinations: denyLoopback() });
+    for (const host of ['169.254.169.254', '127.0.0.1', '0.0.0.0', '::1', '::ffff:169.254.169.254', 'fe80::1', '224.0.0.1']) {
+      assert.deepEqual(await fieldsOf(createServer(input({ host }), deps)), ['host'], host);
+    }
+    assert.equal(deps.secrets.secrets.size, 0, 'no secret is written for a refused destination');
+    const view = await createServer(input({ host: '203.0.113.7' }), deps);
+    assert.deepEqual(await fieldsOf(updateServer(view.id, UpdateServerInput.parse({ host: '169.254.169.254', password: 'new-one' }), deps)), ['host']);
+    assert.equal((await getServer(view.id, deps)).host, '203.0.113.7');
+  });
+
+  it('accepts names (judged when connecting) and, with an allow-list, only addresses inside it', async () => {
+    const allowOnly = new DestinationPolicy([], [parseCidr('198.51.100.0/24') as Cidr]);
+    const deps = fakeServerDeps({ destinations: allowOnly });
+    await createServer(input({ name: 'by-name', host: 'localhost' }), deps);
+    await createServer(input({ name: 'inside', host: '198.51.100.9' }), deps);
+    assert.deepEqual(await fieldsOf(createServer(input({ name: 'outside', host: '198.51.101.9' }), deps)), ['host']);
+  });
+
+  it('holds at most maxServers servers, and makes room again when one is deleted', async () => {
+    const deps = fakeServerDeps({ maxServers: 2 });
+    const first = await createServer(input({ name: 'one' }), deps);
+    await createServer(input({ name: 'two' }), deps);
+    await assert.rejects(createServer(input({ name: 'three' }), deps), (error: unknown) => error instanceof ConflictError && /MAX_SERVERS/.test(error.message));
+    assert.equal(deps.secrets.secrets.size, 2, 'the refused server leaves no secret behind');
+    await deleteServer(first.id, deps);
+    await createServer(input({ name: 'three' }), deps);
+  });
+
+  it('enforces the deployment\'s minimum poll interval, which also raises the default', async () => {
+    const deps = fakeServerDeps({ minPollIntervalSeconds: 60 });
+    assert.deepEqual(await fieldsOf(createServer(input({ pollIntervalSeconds: 30 }), deps)), ['pollIntervalSeconds']);
+    const view = await createServer(input(), deps);
+    assert.equal(view.pollIntervalSeconds, 60);
+    assert.deepEqual(await fieldsOf(updateServer(view.id, UpdateServerInput.parse({ pollIntervalSeconds: 10 }), deps)), ['pollIntervalSeconds']);
   });
 });
