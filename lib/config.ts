@@ -143,9 +143,17 @@ export const ConfigSchema = z
     POLL_MAX_ENTRIES: z.coerce.number().int().min(1).max(10_000_000).default(100_000),
     /** Directory levels below remoteDir a recursive poll may descend; deeper is listing_too_large. */
     POLL_MAX_DEPTH: z.coerce.number().int().min(1).max(1000).default(32),
-    /** A whole listing must finish within this (each request also within SFTP_REQUEST_TIMEOUT_SECONDS); keep it below POLL_LEASE_SECONDS. */
-    POLL_LISTING_TIMEOUT_SECONDS: z.coerce.number().int().min(5).max(900).default(120),
+    /**
+     * A whole listing must finish within this (each request also within SFTP_REQUEST_TIMEOUT_SECONDS).
+     * With the connect deadline (2 × the request deadline) it stays inside the poll function's 150 s,
+     * so a slow server's poll is recorded and backed off instead of dying with its batch.
+     */
+    POLL_LISTING_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(900).default(60),
     LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  })
+  .refine((config) => config.POLL_LISTING_TIMEOUT_SECONDS + 2 * config.SFTP_REQUEST_TIMEOUT_SECONDS < config.POLL_LEASE_SECONDS, {
+    path: ['POLL_LISTING_TIMEOUT_SECONDS'],
+    message: 'with the connect deadline (2 x SFTP_REQUEST_TIMEOUT_SECONDS) it must stay below POLL_LEASE_SECONDS',
   })
   .refine((config) => config.SLUICE_API_TOKEN !== undefined || config.API_TOKEN_SECRET_ID !== undefined, {
     path: ['SLUICE_API_TOKEN'],

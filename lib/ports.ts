@@ -6,8 +6,8 @@ import type { ListingFilter } from './domain/listing-filter';
 import type { Snapshot } from './domain/snapshot';
 
 /** Result of a conditional write that can lose a race: a lost race is a value, not an exception. */
-export type PutResult = 'created' | 'name-taken' | 'limit-reached';
-export type UpdateResult = 'updated' | 'name-taken' | 'stale' | 'missing';
+export type PutResult = 'created' | 'name-taken' | 'prefix-taken' | 'limit-reached';
+export type UpdateResult = 'updated' | 'name-taken' | 'prefix-taken' | 'stale' | 'missing';
 
 export interface Page<T> {
   items: T[];
@@ -17,13 +17,19 @@ export interface Page<T> {
 
 /** Persistence of server registrations. Names are unique across all servers. */
 export interface ServerStore {
-  /** Creates the server and claims its name atomically; 'limit-reached' when `maxServers` exist already. */
+  /**
+   * Creates the server and claims its name and key prefix atomically: 'name-taken', 'prefix-taken'
+   * (the prefix equals, contains or lies inside another server's), 'limit-reached' (`maxServers`).
+   */
   create(server: ServerRecord, options?: { maxServers?: number }): Promise<PutResult>;
   get(id: string): Promise<ServerRecord | undefined>;
   /** Servers in creation order. Throws InvalidCursorError for a cursor it did not issue. */
   list(limit: number, nextToken?: string): Promise<Page<ServerRecord>>;
-  /** Replaces the server if its stored `version` is still `expectedVersion`; moves the name claim on rename. */
-  update(server: ServerRecord, expectedVersion: number, previousName: string): Promise<UpdateResult>;
+  /**
+   * Replaces the server if its stored version is still `expected.version`; moves the name claim on
+   * a rename and the key prefix claim on a new keyPrefix (`expected` holds the stored name and prefix).
+   */
+  update(server: ServerRecord, expected: { version: number; name: string; keyPrefix: string }): Promise<UpdateResult>;
   /** Deletes the server and releases its name; false if it did not exist. */
   delete(server: ServerRecord): Promise<boolean>;
 }
@@ -170,6 +176,8 @@ export interface SftpSession extends SftpFileReader {
    * without any request naming them (a directory as `directory: true`, not descended into).
    */
   listFiles(dir: string, options: { recursive: boolean; filter: ListingFilter; bounds: ListingBounds }): AsyncIterable<ListedFile>;
+  /** Drops the connection now: every request in flight, and any later one, fails with `reason`. */
+  abort(reason: Error): void;
   /** The first directory page the server returns for `dir` (at most `limit` entries), unfiltered. */
   firstEntries(dir: string, limit: number): Promise<DirectoryEntry[]>;
   close(): Promise<void>;
@@ -179,9 +187,10 @@ export interface SftpSession extends SftpFileReader {
 export interface DirectoryEntry {
   name: string;
   type: 'file' | 'directory' | 'symlink' | 'other';
-  size: number;
-  /** Seconds since the epoch. */
-  mtime: number;
+  /** Null when the server did not say. */
+  size: number | null;
+  /** Seconds since the epoch; null when the server did not say. */
+  mtime: number | null;
 }
 
 export interface SftpConnector {

@@ -87,7 +87,9 @@ export class Ssh2SftpConnector implements SftpConnector {
     const policy = this.options.destinations ?? ANY_DESTINATION;
     let addresses: string[];
     try {
-      addresses = isIP(server.host) ? [server.host] : await (this.options.resolve ?? systemResolver)(server.host);
+      addresses = isIP(server.host)
+        ? [server.host]
+        : await withDeadline((this.options.resolve ?? systemResolver)(server.host), this.requestTimeoutMs, () => new SftpError('timeout', `resolve ${server.host}: no answer within ${Math.round(this.requestTimeoutMs / 1000)} s`));
     } catch (error) {
       throw classifySftpError(error, `resolve ${server.host}`);
     }
@@ -98,7 +100,8 @@ export class Ssh2SftpConnector implements SftpConnector {
       // learn how internal names resolve); the reason names the setting that refused it.
       if (!verdict.allowed) throw new SftpError('destination_denied', `${server.host} resolves to an address that ${verdict.reason}; no connection was made`, { retryable: true });
     }
-    return addresses[0]!;
+    // IPv4 first: a function without an IPv6 route out (Lambda's default) still reaches a dual-stack server.
+    return addresses.find((address) => isIP(address) === 4) ?? addresses[0]!;
   }
 
   async connect(
@@ -219,10 +222,18 @@ class Ssh2SftpSession implements SftpSession {
     private readonly requestTimeoutMs: number,
   ) {
     this.lost = new Promise<never>((_, reject) => {
-      connection.once('close', () => reject(new SftpError('connection_lost', 'the SFTP connection closed')));
+      connection.once('close', () => reject(this.abortedWith ?? new SftpError('connection_lost', 'the SFTP connection closed')));
     });
     // Observed through the races below; unobserved it is no error.
     this.lost.catch(() => {});
+  }
+
+  /** Why the session was aborted, if it was: what every request in flight then fails with. */
+  private abortedWith: Error | undefined;
+
+  abort(reason: Error): void {
+    this.abortedWith ??= reason;
+    this.connection.destroy();
   }
 
   /** When the server last answered any request of this session (the stall watchdog's clock). */
@@ -315,7 +326,8 @@ class Ssh2SftpSession implements SftpSession {
         .map((entry) => {
           const attrs = entry.attrs as Stats;
           const type = attrs.isFile() ? 'file' : attrs.isDirectory() ? 'directory' : attrs.isSymbolicLink() ? 'symlink' : 'other';
-          return { name: entry.filename, type, size: attrs.size, mtime: attrs.mtime };
+          // A server may leave size or times out of its attributes.
+          return { name: entry.filename, type, size: Number.isFinite(attrs.size) ? attrs.size : null, mtime: Number.isFinite(attrs.mtime) ? attrs.mtime : null };
         });
     }
     return [];
@@ -416,13 +428,18 @@ class Ssh2SftpSession implements SftpSession {
   /** Extra SFTP channels on this connection, each with the file open; fewer if the server refuses some. */
   private async extraReaders(path: string, count: number): Promise<FileReader[]> {
     while (this.extraChannels.length < count) {
-      const channel = await new Promise<SFTPWrapper | undefined>((resolve) => {
-        try {
-          this.connection.sftp((error, opened) => resolve(error ? undefined : opened));
-        } catch {
-          resolve(undefined);
-        }
-      });
+      // A server that never confirms the channel costs the read its deadline, not the transfer.
+      const channel = await withDeadline(
+        new Promise<SFTPWrapper | undefined>((resolve) => {
+          try {
+            this.connection.sftp((error, opened) => resolve(error ? undefined : opened));
+          } catch {
+            resolve(undefined);
+          }
+        }),
+        this.requestTimeoutMs,
+        () => new SftpError('timeout', `open a read channel for ${path}: no answer`),
+      ).catch(() => undefined);
       if (!channel) break; // e.g. OpenSSH's MaxSessions: read with what we have
       channel.on('error', () => {});
       this.extraChannels.push(channel);

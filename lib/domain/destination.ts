@@ -6,6 +6,11 @@ import { BlockList, isIP } from 'node:net';
  * reserved, and their IPv6 counterparts.
  */
 export const ALWAYS_DENIED_CIDRS = ['0.0.0.0/8', '169.254.0.0/16', '224.0.0.0/4', '240.0.0.0/4', '::/128', 'fe80::/10', 'ff00::/8'];
+/**
+ * The cloud's instance metadata service (AWS: 169.254.169.254 and fd00:ec2::254), refused whatever
+ * SFTP_DENY_CIDRS says: its credentials are the functions' own.
+ */
+export const METADATA_SERVICE_CIDRS = ['169.254.169.254/32', 'fd00:ec2::254/128'];
 /** Loopback, denied too on deployed stages; the local stack allows it so partners can be simulated. */
 export const LOOPBACK_CIDRS = ['127.0.0.0/8', '::1/128'];
 
@@ -40,7 +45,7 @@ export class DestinationPolicy {
   private readonly allowed: BlockList | undefined;
 
   constructor(deny: readonly Cidr[], allow?: readonly Cidr[]) {
-    for (const range of deny) this.denied.addSubnet(range.address, range.prefix, range.family);
+    for (const range of [...deny, ...METADATA_SERVICE_CIDRS.map((text) => parseCidr(text) as Cidr)]) this.denied.addSubnet(range.address, range.prefix, range.family);
     if (allow !== undefined) {
       this.allowed = new BlockList();
       for (const range of allow) this.allowed.addSubnet(range.address, range.prefix, range.family);
@@ -67,5 +72,5 @@ export class DestinationPolicy {
   }
 }
 
-/** Allows every address: for code paths (tests, tools) that connect where they are told. */
+/** Allows every address but the metadata service: for code paths (tests, tools) that connect where they are told. */
 export const ANY_DESTINATION = new DestinationPolicy([]);

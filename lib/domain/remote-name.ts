@@ -13,7 +13,9 @@
  *   the server's (it cannot even be opened: the request would send U+FFFD's bytes back);
  * - U+FFFE, U+FFFF and lone surrogates: SQS refuses them as well.
  */
-const UNSAFE_CHARACTER = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufffd\ufffe\uffff]|\p{Cs}/u;
+// Also the invisible format characters that reorder or hide text (bidi marks, zero-width ones, the
+// byte-order mark, tag characters): a name that renders unlike its bytes can pass for another.
+const UNSAFE_CHARACTER = /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2069\ufeff\ufffd\ufffe\uffff\u{e0000}-\u{e007f}]|\p{Cs}/u;
 const UNSAFE_CHARACTERS = new RegExp(UNSAFE_CHARACTER.source, 'gu');
 const UNSAFE_OR_BACKSLASH = new RegExp(`${UNSAFE_CHARACTER.source}|\\\\`, 'gu');
 /** Tab and line breaks, which JSON escapes itself and which error messages and stack traces carry. */
@@ -50,7 +52,8 @@ export function unsafeNameReason(relativePath: string, keyPrefix: string): strin
 
 /** Whether a single path component (a directory entry's name) is one the listing may descend into. */
 export function isSafeComponent(name: string): boolean {
-  return !UNSAFE_CHARACTER.test(name) && Buffer.byteLength(name, 'utf8') <= MAX_COMPONENT_BYTES;
+  // An empty name would make a directory its own child: a listing that loops until its depth bound.
+  return name !== '' && !UNSAFE_CHARACTER.test(name) && Buffer.byteLength(name, 'utf8') <= MAX_COMPONENT_BYTES;
 }
 
 /**
@@ -95,7 +98,9 @@ function characterKind(character: string): string {
   if (codePoint <= 0x1f || codePoint === 0x7f) return 'a control character';
   if (codePoint <= 0x9f) return 'a C1 control character';
   if (codePoint === 0x2028 || codePoint === 0x2029) return 'a line separator';
-  if (codePoint >= 0x202a && codePoint <= 0x2069) return 'a bidirectional control';
+  if (codePoint >= 0x202a && codePoint <= 0x202e) return 'a bidirectional control';
+  if (codePoint >= 0x2066 && codePoint <= 0x2069) return 'a bidirectional control';
+  if (codePoint === 0x061c || (codePoint >= 0x200b && codePoint <= 0x200f) || (codePoint >= 0x2060 && codePoint <= 0x2065) || codePoint === 0xfeff || (codePoint >= 0xe0000 && codePoint <= 0xe007f)) return 'an invisible format character';
   if (codePoint === 0xfffd) return 'bytes that are not valid UTF-8';
   return 'a character SQS refuses';
 }

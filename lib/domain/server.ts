@@ -73,7 +73,10 @@ const host = z
   .string()
   .min(1)
   .max(253)
-  .refine((value) => HOSTNAME.test(value) || isIP(value) !== 0, 'must be a hostname or an IP address');
+  .refine((value) => HOSTNAME.test(value) || isIP(value) !== 0, 'must be a hostname or an IP address')
+  // `2130706433`, `0x7f000001`, `169.254.43518`: not names (a top-level label is never numeric) but
+  // addresses the resolver accepts in forms the API's address checks would not recognise.
+  .refine((value) => isIP(value) !== 0 || !/^(?:0x[0-9a-f]*|[0-9]+)$/i.test(value.replace(/\.$/, '').split('.').pop() ?? ''), 'must be a hostname or an IP address in standard notation');
 
 const port = z.int().min(1).max(65535);
 
@@ -132,6 +135,8 @@ const hostKey = z
   .regex(/^SHA256:[A-Za-z0-9+/]{43}=?$/, 'must be an OpenSSH SHA-256 fingerprint, "SHA256:" followed by 43 base64 characters')
   .transform((value) => value.replace(/=$/, ''));
 
+export const MAX_KEY_PREFIX_SEGMENTS = 16;
+
 /** S3 key prefix: relative, `/`-separated, no empty, `.` or `..` segments; a trailing `/` is dropped. */
 export const keyPrefix = z
   .string()
@@ -147,6 +152,8 @@ export const keyPrefix = z
         .every((segment) => segment !== '' && segment !== '.' && segment !== '..'),
     'must not contain empty, "." or ".." segments',
   )
+  // Each segment above the last is a claim the registration writes (no prefix may nest in another's).
+  .refine((value) => value.replace(/\/$/, '').split('/').length <= MAX_KEY_PREFIX_SEGMENTS, `must have at most ${MAX_KEY_PREFIX_SEGMENTS} segments`)
   .transform((value) => value.replace(/\/$/, ''));
 
 /** Cross-field rules run even when single fields failed, so one response names every problem. */

@@ -96,7 +96,13 @@ export async function pollServer(tick: PollTick, deps: PollDeps): Promise<PollRe
     if (expectedHostKey === undefined && (await deps.pollState.recordHostKey(server.id, connection.hostKey))) {
       deps.logger.warn('host_key_recorded', { serverId: server.id, serverName: server.name, hostKey: connection.hostKey });
     }
-    const result = await listAndTake(server, session, state, startedAt, deps);
+    // The whole listing's deadline, as a timer: the bounds' own check runs only as pages arrive.
+    const listing = session;
+    const listingTimer = setTimeout(
+      () => listing.abort(new SftpError('timeout', `listing ${server.remoteDir}: not finished within ${deps.listingBounds.maxSeconds} s (POLL_LISTING_TIMEOUT_SECONDS)`)),
+      deps.listingBounds.maxSeconds * 1000,
+    );
+    const result = await listAndTake(server, session, state, startedAt, deps).finally(() => clearTimeout(listingTimer));
     await deps.pollState.finish(
       server.id,
       deps.instanceId,

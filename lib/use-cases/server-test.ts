@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { SecretInvalidError } from '../domain/credentials';
 import { requiredHostKey, type HostKeyPolicy } from '../domain/host-key';
 import { escapeName } from '../domain/remote-name';
 import { NotFoundError, SftpError } from '../errors';
@@ -27,7 +28,7 @@ export const ServerTestResultSchema = z.object({
   hostKeyTrusted: z.boolean().describe('The presented key is the pinned one or, with none pinned, the one recorded on first sight'),
   authenticated: z.boolean().describe('Logged in with the stored credentials (only tried when the key is trusted)'),
   entries: z
-    .array(z.object({ name: z.string(), type: z.enum(['file', 'directory', 'symlink', 'other']), size: z.int(), mtime: z.iso.datetime() }))
+    .array(z.object({ name: z.string(), type: z.enum(['file', 'directory', 'symlink', 'other']), size: z.int().nullable(), mtime: z.iso.datetime().nullable() }))
     .nullable()
     .describe(`The first page of remoteDir (at most ${TEST_ENTRIES} entries, names escaped); null when not listed`),
   error: z.object({ code: z.string(), message: z.string() }).nullable(),
@@ -50,9 +51,10 @@ export async function testServer(id: string, deps: ServerTestDeps): Promise<Serv
   let timer: NodeJS.Timeout | undefined;
   const check = async () => {
     result.hostKey = await deps.sftp.presentedHostKey(server);
-    const expected = server.hostKey ?? (await deps.pollState.get(id))?.observedHostKey ?? undefined;
+    // The same rule as the poller's: under `pinned` a recorded key is not enough (host_key_not_pinned).
+    const observed = server.hostKey === null ? (await deps.pollState.get(id))?.observedHostKey : undefined;
+    const expected = requiredHostKey(server, observed, deps.hostKeyPolicy);
     if (expected === undefined) {
-      requiredHostKey(server, undefined, deps.hostKeyPolicy); // throws host_key_not_pinned under `pinned`
       throw new SftpError('host_key_unknown', 'no host key is pinned or recorded for this server yet: check the fingerprint with the partner and pin it (PATCH hostKey)');
     }
     if (result.hostKey !== expected) {
@@ -65,7 +67,7 @@ export async function testServer(id: string, deps: ServerTestDeps): Promise<Serv
     session = connection.session;
     result.authenticated = true;
     const entries = await session.firstEntries(server.remoteDir, TEST_ENTRIES);
-    result.entries = entries.map((entry) => ({ name: escapeName(entry.name), type: entry.type, size: entry.size, mtime: new Date(entry.mtime * 1000).toISOString() }));
+    result.entries = entries.map((entry) => ({ name: escapeName(entry.name), type: entry.type, size: entry.size, mtime: entry.mtime === null ? null : new Date(entry.mtime * 1000).toISOString() }));
     result.ok = true;
   };
   try {
@@ -78,7 +80,7 @@ export async function testServer(id: string, deps: ServerTestDeps): Promise<Serv
   } catch (error) {
     expired = true;
     result.ok = false;
-    if (error instanceof SftpError) {
+    if (error instanceof SftpError || error instanceof SecretInvalidError) {
       result.error = { code: error.code, message: error.message };
     } else {
       deps.logger.error('server_test_failed', { serverId: id, error: errorSummary(error) });

@@ -119,7 +119,14 @@ export async function createServer(input: CreateServerInput, deps: ServerDeps, c
   };
   let result;
   try {
-    result = await deps.servers.create(server, deps.maxServers !== undefined ? { maxServers: deps.maxServers } : {});
+    const options = deps.maxServers !== undefined ? { maxServers: deps.maxServers } : {};
+    result = await deps.servers.create(server, options);
+    // The default prefix (the name) may be held by a server renamed away from this name: this one
+    // then gets a prefix of its own rather than a place among the other's objects.
+    if (result === 'prefix-taken' && input.keyPrefix === undefined) {
+      server.keyPrefix = `${input.name}-${id.slice(0, 8)}`;
+      result = await deps.servers.create(server, options);
+    }
   } catch (error) {
     await deleteSecretQuietly(secretArn, id, deps, { force: true });
     throw error;
@@ -127,6 +134,10 @@ export async function createServer(input: CreateServerInput, deps: ServerDeps, c
   if (result === 'name-taken') {
     await deleteSecretQuietly(secretArn, id, deps, { force: true });
     throw new ConflictError(`a server named "${input.name}" already exists`, 'name');
+  }
+  if (result === 'prefix-taken') {
+    await deleteSecretQuietly(secretArn, id, deps, { force: true });
+    throw new ConflictError(`keyPrefix "${server.keyPrefix}" is, contains or lies inside another server's key prefix: each server's objects keep to their own`, 'keyPrefix');
   }
   if (result === 'limit-reached') {
     await deleteSecretQuietly(secretArn, id, deps, { force: true });
@@ -200,7 +211,7 @@ export async function updateServer(id: string, input: UpdateServerInput, deps: S
   }
   let result;
   try {
-    result = await deps.servers.update(next, current.version, current.name);
+    result = await deps.servers.update(next, { version: current.version, name: current.name, keyPrefix: current.keyPrefix });
   } catch (error) {
     if (next.secretArn !== current.secretArn) await deleteSecretQuietly(next.secretArn, id, deps, { force: true });
     throw error;
@@ -222,6 +233,8 @@ export async function updateServer(id: string, input: UpdateServerInput, deps: S
     }
     case 'name-taken':
       throw new ConflictError(`a server named "${next.name}" already exists`, 'name');
+    case 'prefix-taken':
+      throw new ConflictError(`keyPrefix "${next.keyPrefix}" is, contains or lies inside another server's key prefix`, 'keyPrefix');
     case 'stale':
       throw new ConflictError('the server was changed by another request; read it again and retry');
     case 'missing':

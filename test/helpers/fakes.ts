@@ -10,9 +10,15 @@ export class InMemoryServerStore implements ServerStore {
 
   async create(server: ServerRecord, options: { maxServers?: number } = {}): Promise<PutResult> {
     if ([...this.servers.values()].some((existing) => existing.name === server.name)) return 'name-taken';
+    if (this.prefixClashes(server)) return 'prefix-taken';
     if (options.maxServers !== undefined && this.servers.size >= options.maxServers) return 'limit-reached';
     this.servers.set(server.id, structuredClone(server));
     return 'created';
+  }
+  /** Another server's key prefix equals, contains or lies inside this one's. */
+  private prefixClashes(server: ServerRecord): boolean {
+    const inside = (inner: string, outer: string) => inner === outer || inner.startsWith(`${outer}/`);
+    return [...this.servers.values()].some((other) => other.id !== server.id && (inside(server.keyPrefix, other.keyPrefix) || inside(other.keyPrefix, server.keyPrefix)));
   }
   async get(id: string) {
     const server = this.servers.get(id);
@@ -24,11 +30,12 @@ export class InMemoryServerStore implements ServerStore {
     const items = all.slice(start, start + limit);
     return { items, ...(start + limit < all.length ? { nextToken: String(start + limit) } : {}) };
   }
-  async update(server: ServerRecord, expectedVersion: number, previousName: string): Promise<UpdateResult> {
+  async update(server: ServerRecord, expected: { version: number; name: string; keyPrefix: string }): Promise<UpdateResult> {
     const current = this.servers.get(server.id);
     if (!current) return 'missing';
-    if (current.version !== expectedVersion) return 'stale';
-    if (server.name !== previousName && [...this.servers.values()].some((other) => other.name === server.name)) return 'name-taken';
+    if (current.version !== expected.version) return 'stale';
+    if (server.name !== expected.name && [...this.servers.values()].some((other) => other.name === server.name)) return 'name-taken';
+    if (this.prefixClashes(server)) return 'prefix-taken';
     this.servers.set(server.id, structuredClone(server));
     return 'updated';
   }

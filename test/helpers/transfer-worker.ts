@@ -90,6 +90,7 @@ if (process.env.LOCAL_SOURCE === '1') {
     move: async () => {},
     listFiles: async function* () {},
     firstEntries: async () => [],
+    abort: () => {},
     close: async () => {},
   };
   container.transferDeps.sftp = { connect: async () => ({ session, hostKey: '' }), presentedHostKey: async () => '' };

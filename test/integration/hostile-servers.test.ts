@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
@@ -165,14 +166,28 @@ describe('a stalling server holds nothing but itself', () => {
     });
   }
 
-  it('a transfer whose server stops answering READ fails as timeout, an attempt counted', async () => {
+  it('a transfer whose server stops answering READ fails as timeout, an attempt counted, while a healthy server\'s file goes through', async () => {
     const content = Buffer.alloc(64 * 1024, 7);
     const stalled = await partnerWith({ '/in/big.bin': content }, { stallOn: 'READ' });
     try {
       const server = await register({ ...loginTo(stalled), remoteDir: '/in', hostKey: stalled.hostKey });
       const job = await detected(server, '/in/big.bin', content.length, MTIME);
+      const healthyDir = `/healthy-transfer-${++counter}`;
+      const healthyPath = writeRemoteFile(sshd, `${healthyDir}/good.bin`, Buffer.alloc(32 * 1024, 1));
+      const healthyServer = await register({ host: '127.0.0.1', port: sshd.port, username: sshd.username, password: sshd.password, remoteDir: `${sshd.root}${healthyDir}`, hostKey: sshd.hostKey });
+      const healthyJob = await detected(healthyServer, healthyPath, 32 * 1024, Math.floor(statSync(healthyPath).mtimeMs / 1000));
       const deps: TransferDeps = { ...transferDeps(), sftp: new Ssh2SftpConnector({ destinations: LOCAL_RULES, requestTimeoutMs: REQUEST_TIMEOUT_MS }) };
-      const outcome = await transferFile(job, deps);
+      let healthyDoneAt = 0;
+      const [outcome, healthyOutcome] = await Promise.all([
+        transferFile(job, deps),
+        transferFile(healthyJob, deps).then((result) => {
+          healthyDoneAt = Date.now();
+          return result;
+        }),
+      ]);
+      const stalledDoneAt = Date.now();
+      assert.equal(healthyOutcome.status, 'uploaded', JSON.stringify(healthyOutcome));
+      assert.ok(healthyDoneAt <= stalledDoneAt, 'the healthy transfer did not wait for the stalled one');
       assert.equal(outcome.status === 'retry' && outcome.code, 'timeout', JSON.stringify(outcome));
       const entry = await container.transferDeps.ledger.claim(job.fileId, 'inspector', new Date(Date.now() + 1000));
       assert.ok(typeof entry !== 'string' && entry.attempts === 2, 'the stalled try counted as an attempt');
@@ -203,6 +218,23 @@ describe('a stalling server holds nothing but itself', () => {
   });
 });
 
+describe('a listing has a deadline of its own', () => {
+  it('a listing still going at POLL_LISTING_TIMEOUT_SECONDS is cut off as timeout, before any request deadline', async () => {
+    const stalled = await partnerWith({ '/in/a.csv': Buffer.from('a') }, { stallOn: 'READDIR' });
+    try {
+      const server = await register({ ...loginTo(stalled), remoteDir: '/in' });
+      const deps = pollDeps(new Ssh2SftpConnector({ destinations: LOCAL_RULES, requestTimeoutMs: 20_000 }));
+      const started = Date.now();
+      const result = await poll(server.id, { ...deps, listingBounds: { ...deps.listingBounds, maxSeconds: 1 } });
+      assert.equal(result.status === 'failed' && result.code, 'timeout', JSON.stringify(result));
+      assert.ok(Date.now() - started < 10_000, 'cut at the listing deadline, not the 20 s request deadline');
+      assert.match((await getServer(server.id, container.serverDeps)).lastError!.message, /POLL_LISTING_TIMEOUT_SECONDS/);
+    } finally {
+      await stalled.close();
+    }
+  });
+});
+
 describe('SFTP_HOST_KEY_POLICY=pinned', () => {
   it('sends no credentials to a server without a pinned key; the test route still shows its key', async () => {
     const partner = await partnerWith({ '/in/a.csv': Buffer.from('a') });
@@ -218,6 +250,15 @@ describe('SFTP_HOST_KEY_POLICY=pinned', () => {
       assert.equal(tested.error?.code, 'host_key_not_pinned');
       assert.equal(tested.authenticated, false);
       assert.deepEqual(partner.offeredPasswords, []);
+
+      // A key recorded on first sight (by a poll under first-seen) is not enough under `pinned`.
+      assert.ok(await container.pollDeps.pollState.recordHostKey(server.id, partner.hostKey));
+      const recorded = await testServer(server.id, { ...container.serverTestDeps, hostKeyPolicy: 'pinned' });
+      assert.equal(recorded.error?.code, 'host_key_not_pinned');
+      assert.equal(recorded.hostKeyTrusted, false);
+      const polledAgain = await poll(server.id, { ...pollDeps(new Ssh2SftpConnector({ destinations: LOCAL_RULES, requestTimeoutMs: REQUEST_TIMEOUT_MS })), hostKeyPolicy: 'pinned' });
+      assert.equal(polledAgain.status === 'failed' && polledAgain.code, 'host_key_not_pinned');
+      assert.deepEqual(partner.offeredPasswords, [], 'still no password offered');
     } finally {
       await partner.close();
     }

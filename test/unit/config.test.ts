@@ -65,7 +65,9 @@ describe('destination rules', () => {
     assert.equal(verdictOn({ SFTP_DENY_CIDRS: '10.0.0.0/8, 192.0.2.7' }, '10.9.9.9'), false);
     assert.equal(verdictOn({ SFTP_DENY_CIDRS: '10.0.0.0/8, 192.0.2.7' }, '192.0.2.7'), false);
     assert.equal(verdictOn({ SFTP_DENY_CIDRS: '10.0.0.0/8' }, '127.0.0.1'), true, 'a list replaces the default');
-    assert.equal(verdictOn({ SFTP_DENY_CIDRS: 'none' }, '169.254.169.254'), true);
+    assert.equal(verdictOn({ SFTP_DENY_CIDRS: 'none' }, '169.254.1.1'), true);
+    assert.equal(verdictOn({ SFTP_DENY_CIDRS: 'none' }, '169.254.169.254'), false, 'the metadata service stays denied whatever the list');
+    assert.equal(verdictOn({ SFTP_DENY_CIDRS: 'none' }, 'fd00:ec2::254'), false);
     assert.equal(verdictOn({ SFTP_ALLOW_CIDRS: '198.51.100.0/24' }, '198.51.100.9'), true);
     assert.equal(verdictOn({ SFTP_ALLOW_CIDRS: '198.51.100.0/24' }, '198.51.101.9'), false);
     assert.equal(verdictOn({ SFTP_ALLOW_CIDRS: '127.0.0.0/8' }, '127.0.0.1'), false, 'the deny list still wins');

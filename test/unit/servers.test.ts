@@ -196,12 +196,44 @@ describe('destinations and deployment caps', () => {
     assert.equal((await getServer(view.id, deps)).host, '203.0.113.7');
   });
 
+  it('refuses numeric hosts the resolver would read as addresses (2130706433, 0x7f000001, 169.254.43518)', () => {
+    for (const host of ['2130706433', '0x7f000001', '169.254.43518', '127.1', '10.0.0.1.']) {
+      const parsed = CreateServerInput.safeParse({ name: 'n', host, username: 'u', password: 'p' });
+      assert.ok(!parsed.success && parsed.error.issues.some((issue) => issue.path[0] === 'host'), host);
+    }
+    for (const host of ['sftp.example.com', '1password.example.com', 'a1.b2', '10.0.0.1', '::1']) {
+      assert.ok(CreateServerInput.safeParse({ name: 'n', host, username: 'u', password: 'p' }).success, host);
+    }
+  });
+
   it('accepts names (judged when connecting) and, with an allow-list, only addresses inside it', async () => {
     const allowOnly = new DestinationPolicy([], [parseCidr('198.51.100.0/24') as Cidr]);
     const deps = fakeServerDeps({ destinations: allowOnly });
     await createServer(input({ name: 'by-name', host: 'localhost' }), deps);
     await createServer(input({ name: 'inside', host: '198.51.100.9' }), deps);
     assert.deepEqual(await fieldsOf(createServer(input({ name: 'outside', host: '198.51.101.9' }), deps)), ['host']);
+  });
+
+  it('keeps every server to a key prefix of its own: none equal to, inside or around another', async () => {
+    const deps = fakeServerDeps();
+    const a = await createServer(input({ name: 'a', keyPrefix: 'tenants/acme' }), deps);
+    for (const keyPrefix of ['tenants/acme', 'tenants/acme/inbox', 'tenants']) {
+      await assert.rejects(createServer(input({ name: `n${keyPrefix.length}`, keyPrefix }), deps), (error: unknown) => error instanceof ConflictError && error.field === 'keyPrefix', keyPrefix);
+    }
+    assert.equal(deps.secrets.secrets.size, 1, 'no secret left behind by a refused prefix');
+    const b = await createServer(input({ name: 'b', keyPrefix: 'tenants/acme-2' }), deps);
+    await assert.rejects(updateServer(b.id, UpdateServerInput.parse({ keyPrefix: 'tenants/acme/x' }), deps), (error: unknown) => error instanceof ConflictError && error.field === 'keyPrefix');
+    await deleteServer(a.id, deps);
+    await updateServer(b.id, UpdateServerInput.parse({ keyPrefix: 'tenants/acme/x' }), deps);
+  });
+
+  it('gives a server whose name a renamed server left behind a default prefix of its own', async () => {
+    const deps = fakeServerDeps();
+    const first = await createServer(input({ name: 'acme' }), deps);
+    await updateServer(first.id, UpdateServerInput.parse({ name: 'acme-old' }), deps);
+    const second = await createServer(input({ name: 'acme' }), deps);
+    assert.equal((await getServer(first.id, deps)).keyPrefix, 'acme', 'kept on rename');
+    assert.equal(second.keyPrefix, `acme-${second.id.slice(0, 8)}`);
   });
 
   it('holds at most maxServers servers, and makes room again when one is deleted', async () => {
