@@ -1,12 +1,10 @@
 import type { SQSEvent } from 'aws-lambda';
-import { z } from 'zod';
 import { getContainer } from '../lib/container';
 import { sqsBatchHandler } from '../lib/sqs/batch';
+import { NotifyJobMessage } from '../lib/sqs/messages';
 import { notifyFile } from '../lib/use-cases/notify';
 
 const container = getContainer();
-
-export const NotifyJobMessage = z.object({ fileId: z.string().regex(/^[0-9a-f]{32}$/) });
 
 /**
  * Notify queue consumer: announces each uploaded version on the broker. The broker connection is
@@ -16,7 +14,9 @@ export const NotifyJobMessage = z.object({ fileId: z.string().regex(/^[0-9a-f]{3
  */
 export async function handler(event: SQSEvent) {
   const run = sqsBatchHandler(NotifyJobMessage, () => container.logger, async (job, record) => {
-    const outcome = await notifyFile(job, container.notifyDeps);
+    // A job marked `again` (server-wide renotify) re-publishes a notified version; 'busy' then means
+    // another notifier is publishing the same message right now, which is what was asked.
+    const outcome = await notifyFile(job, container.notifyDeps, { again: job.again === true });
     if (outcome.status === 'retry') {
       await container.notifications.retryAfter?.(record.receiptHandle, outcome.delaySeconds).catch(() => {});
       throw new Error(`notification will be retried in ${Math.round(outcome.delaySeconds)} s (${outcome.code})`);

@@ -1,9 +1,9 @@
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { z } from 'zod';
 import { sweepArrayBuffersPromptly } from '../lib/adapters/native-garbage';
 import { getContainer } from '../lib/container';
 import type { TransferJob } from '../lib/ports';
 import { sqsBatchHandler } from '../lib/sqs/batch';
+import { TransferJobMessage } from '../lib/sqs/messages';
 import { SftpSessions } from '../lib/use-cases/sftp-sessions';
 import { TransferBatch } from '../lib/use-cases/transfer-batch';
 import { transferFile } from '../lib/use-cases/transfer';
@@ -12,14 +12,6 @@ sweepArrayBuffersPromptly();
 const container = getContainer();
 /** Kept across the warm invocations of this environment (see TRANSFER_KEEP_CONNECTION_SECONDS). */
 const sessions = new SftpSessions(container.transferDeps, { keepIdleSeconds: container.config.TRANSFER_KEEP_CONNECTION_SECONDS });
-
-export const TransferJobMessage = z.object({
-  fileId: z.string().regex(/^[0-9a-f]{32}$/),
-  serverId: z.string().min(1),
-  remotePath: z.string().min(1),
-  size: z.number().int().min(0),
-  mtime: z.number().int(),
-});
 
 /** Leave this much of the invocation for the final checkpoint and re-enqueue. */
 const YIELD_MARGIN_MS = 90_000;

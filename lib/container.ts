@@ -7,6 +7,7 @@ import { DynamoFileCatalog } from './adapters/dynamodb-file-catalog';
 import { DynamoFileLedger } from './adapters/dynamodb-file-ledger';
 import { DynamoNotificationLedger, DynamoStaleFiles } from './adapters/dynamodb-notification-ledger';
 import { DynamoConnectionSlots, DynamoPollStateStore } from './adapters/dynamodb-poll-state';
+import { DynamoRedriveLedger } from './adapters/dynamodb-redrive-ledger';
 import { DynamoServerStore } from './adapters/dynamodb-server-store';
 import { DynamoTransferLedger } from './adapters/dynamodb-transfer-ledger';
 import { S3ObjectStore } from './adapters/s3-object-store';
@@ -23,6 +24,7 @@ import type { NotifyDeps } from './use-cases/notify';
 import type { SweepDeps } from './use-cases/sweep';
 import type { TransferDeps } from './use-cases/transfer';
 import type { PollDeps } from './use-cases/poll';
+import type { RedriveDeps } from './use-cases/redrive';
 import type { ScheduleDeps } from './use-cases/schedule';
 import type { ServerDeps } from './use-cases/servers';
 import type { ServerTestDeps } from './use-cases/server-test';
@@ -133,7 +135,18 @@ export function buildContainer(config: Config) {
     orphanUploadAfterSeconds: config.SWEEP_ORPHAN_UPLOAD_AFTER_HOURS * 3600,
     limit: 1000,
   };
-  return { config, clients, logger, serverDeps, serverTestDeps, scheduleDeps, pollDeps, transferDeps, notifyDeps, sweepDeps, transfers, notifications, files };
+  const redriveDeps: RedriveDeps = {
+    files,
+    ledger: new DynamoRedriveLedger({ client: clients.dynamodb, table: config.FILES_TABLE }),
+    servers,
+    transfers,
+    notifications,
+    clock,
+    logger,
+    // The HTTP API answers within 30 s (the functions' timeout is 29 s): leave room for the answer.
+    budgetMs: 20_000,
+  };
+  return { config, clients, logger, serverDeps, serverTestDeps, scheduleDeps, pollDeps, transferDeps, notifyDeps, sweepDeps, redriveDeps, transfers, notifications, files };
 }
 export type Container = ReturnType<typeof buildContainer>;
 

@@ -50,6 +50,16 @@ export class ConflictError extends DomainError {
   }
 }
 
+/**
+ * A version that a retry cannot help (409, code `not_retryable`): its name is unsafe, or its server
+ * is gone. Refused rather than sent round again to the same quarantine (and dead-letter queue).
+ */
+export class NotRetryableError extends DomainError {
+  readonly code = 'not_retryable';
+  readonly status = 409;
+  readonly title = 'Not retryable';
+}
+
 export class PayloadTooLargeError extends DomainError {
   readonly code = 'payload_too_large';
   readonly status = 413;

@@ -313,6 +313,11 @@ export interface MultipartUploadInfo {
 
 export interface NotifyJob {
   fileId: string;
+  /**
+   * Announce it even if it was announced already, with its original messageId (a server-wide
+   * renotify); without it a notified version's job is a no-op.
+   */
+  again?: true;
 }
 
 /** A remote file's current attributes. */
@@ -437,4 +442,38 @@ export interface StaleFile {
   uploadId?: string;
   objectKey?: string;
   notifyParked?: boolean;
+}
+
+/** The operator's re-drive and replay of a server's file versions (lib/use-cases/redrive.ts). */
+export interface RedriveLedger {
+  /**
+   * Sends a version back to `pending` with its attempts reset, only if it is still in the status it
+   * was read in (status and statusSince): of two concurrent retries exactly one wins. It forgets the
+   * multipart upload of a quarantined or vanished version (finalize aborted it) and keeps a failed
+   * one's, to resume; lastError stays until the next outcome replaces it. Returns the version as it
+   * is now, or 'stale' when it changed since it was read.
+   */
+  requeue(seen: Pick<FileView, 'fileId' | 'status' | 'statusSince'>, at: Date): Promise<FileView | 'stale'>;
+  /**
+   * A server's versions in `statuses`, or notified (first confirmed) at or after `notifiedSince`,
+   * page by page through its whole history.
+   */
+  versionsOf(serverId: string, filter: { statuses: FileStatus[] } | { notifiedSince: Date }): AsyncIterable<FileView[]>;
+}
+
+/** A message taken from a dead-letter queue, hidden from other readers until deleted or released. */
+export interface DeadLetter {
+  /** The queue's id of the message (the same across receives). */
+  messageId: string;
+  receiptHandle: string;
+  body: string;
+}
+
+/** A dead-letter queue as the redrive reads it. */
+export interface DeadLetterQueue {
+  /** Up to ten messages, each hidden for the rest of the run; none once the queue shows no more. */
+  receive(): Promise<DeadLetter[]>;
+  delete(messages: DeadLetter[]): Promise<void>;
+  /** Makes messages visible again within a second (those the redrive leaves where they are). */
+  release(messages: DeadLetter[]): Promise<void>;
 }

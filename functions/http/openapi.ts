@@ -2,7 +2,18 @@ import { z } from 'zod';
 import { route } from '../../lib/http/route';
 import { ServerTestResultSchema } from '../../lib/use-cases/server-test';
 import { httpRuntime } from './runtime';
-import { CreateServerInput, FileViewSchema, ListFilesQuery, ListServersQuery, ServerViewSchema, UpdateServerInput } from './schemas';
+import {
+  CreateServerInput,
+  FileViewSchema,
+  ListFilesQuery,
+  ListServersQuery,
+  QueuedSchema,
+  RenotifyServerQuery,
+  RetriedSchema,
+  RetryServerQuery,
+  ServerViewSchema,
+  UpdateServerInput,
+} from './schemas';
 
 const jsonSchema = (schema: z.ZodType, io: 'input' | 'output') => {
   const { $schema: _dialect, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as Record<string, unknown>;
@@ -36,6 +47,10 @@ const errors = {
 export function openApiDocument() {
   const listQuery = jsonSchema(ListServersQuery, 'input') as { properties: Record<string, object> };
   const filesQuery = jsonSchema(ListFilesQuery, 'input') as { properties: Record<string, object>; required: string[] };
+  const queryParameters = (schema: z.ZodType) => {
+    const { properties, required = [] } = jsonSchema(schema, 'input') as { properties: Record<string, object>; required?: string[] };
+    return Object.entries(properties).map(([name, property]) => ({ name, in: 'query', required: required.includes(name), schema: property }));
+  };
   return {
     openapi: '3.1.0',
     info: { title: 'sluice', version: '1.0.0', description: 'Registers the SFTP servers sluice ingests files from.' },
@@ -63,6 +78,8 @@ export function openApiDocument() {
             nextToken: { type: ['string', 'null'] },
           },
         },
+        Retried: jsonSchema(RetriedSchema, 'output'),
+        Queued: jsonSchema(QueuedSchema, 'output'),
         Problem: jsonSchema(ProblemSchema, 'output'),
       },
     },
@@ -149,6 +166,43 @@ export function openApiDocument() {
             '409': problem('The version has no stored object yet, or is being announced right now'),
             '503': problem('The broker did not take the message'),
           },
+        },
+      },
+      '/files/{id}/retry': {
+        post: {
+          operationId: 'retryFile',
+          description:
+            'Sends a failed, quarantined or vanished version back to pending with its attempts reset and enqueues its transfer; once the cause is gone ' +
+            'it is ingested and announced as any other. One conditional write decides: of two concurrent retries one wins, the other is a 409.',
+          parameters: [idParameter],
+          responses: {
+            '202': { description: 'Sent back to pending; the file version as it is now', content: json('File') },
+            ...errors,
+            '404': problem('Unknown id'),
+            '409': problem(
+              'The version is in another status (code `conflict`), or a retry cannot help it (code `not_retryable`: quarantined as unsafe_name, or its server was deleted)',
+            ),
+          },
+        },
+      },
+      '/servers/{id}/retry': {
+        post: {
+          operationId: 'retryServer',
+          description:
+            'Retries every failed, quarantined or vanished version of the server (or those in `status`), as POST /files/{id}/retry does, ' +
+            'skipping those a retry cannot help (unsafe_name).',
+          parameters: [idParameter, ...queryParameters(RetryServerQuery)],
+          responses: { '202': { description: 'The versions retried', content: json('Retried') }, ...errors, '404': problem('Unknown server') },
+        },
+      },
+      '/servers/{id}/renotify': {
+        post: {
+          operationId: 'renotifyServer',
+          description:
+            'Re-publishes, through the notify queue, the file.ingested message of every version of the server first announced (notifiedAt) at or after `since`, ' +
+            'each with its original messageId: for a consumer that lost its queue.',
+          parameters: [idParameter, ...queryParameters(RenotifyServerQuery)],
+          responses: { '202': { description: 'The announcements queued', content: json('Queued') }, ...errors, '404': problem('Unknown server') },
         },
       },
       '/health': {

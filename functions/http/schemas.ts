@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { RETRYABLE_STATUSES } from '../../lib/use-cases/redrive';
 
 export { CreateServerInput, UpdateServerInput, ServerViewSchema } from '../../lib/domain/server';
 
@@ -19,6 +20,16 @@ export const ListFilesQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(100).default(50),
   nextToken: z.string().min(1).max(2048).optional(),
 });
+
+/** `POST /servers/{id}/retry`: which versions to retry (default: every retryable status). */
+export const RetryServerQuery = z.strictObject({ status: z.enum(RETRYABLE_STATUSES).optional() });
+
+/** `POST /servers/{id}/renotify`: versions first announced at or after `since` (ISO 8601, `Z` or an offset). */
+export const RenotifyServerQuery = z.strictObject({ since: z.iso.datetime({ offset: true }) });
+
+const complete = z.boolean().describe('False when the time budget ran out first: call again for the rest');
+export const RetriedSchema = z.object({ retried: z.int().describe('Versions sent back to pending, each with its transfer job enqueued'), complete });
+export const QueuedSchema = z.object({ queued: z.int().describe('Notify jobs enqueued, one per version, each re-published with its original messageId'), complete });
 
 /** The shape of a file version in responses (documentation; the catalog builds it). */
 export const FileViewSchema = z.object({

@@ -28,6 +28,11 @@ export interface RouteSpec<B extends z.ZodType | undefined, P extends z.ZodType 
   body?: B;
   params?: P;
   query?: Q;
+  /**
+   * Name invalid query parameters `query.<name>` in a 400, as errors.ts describes fields; the routes
+   * that predate it name them bare (`limit`), which their callers already rely on.
+   */
+  qualifyQueryFields?: boolean;
 }
 
 type Parsed<S> = S extends z.ZodType ? z.infer<S> : undefined;
@@ -148,7 +153,7 @@ export function route<B extends z.ZodType | undefined, P extends z.ZodType | und
     const input = {
       body: spec.body ? parseOrThrow(spec.body, readJsonBody(event)) : undefined,
       params: spec.params ? parseOrThrow(spec.params, event.pathParameters ?? {}) : undefined,
-      query: spec.query ? parseOrThrow(spec.query, event.queryStringParameters ?? {}) : undefined,
+      query: spec.query ? parseOrThrow(spec.query, event.queryStringParameters ?? {}, spec.qualifyQueryFields ? 'query' : undefined) : undefined,
       requestId: context.sluiceRequestId ?? randomUUID(),
     } as RouteInput<B, P, Q>;
     const result = await handle(input);

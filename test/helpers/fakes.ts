@@ -1,7 +1,7 @@
 import type { ServerCredentials } from '../../lib/domain/credentials';
 import { ALWAYS_DENIED_CIDRS, DestinationPolicy, parseCidr, type Cidr } from '../../lib/domain/destination';
 import type { ServerRecord } from '../../lib/domain/server';
-import type { Logger, Page, PollState, PollTick, PutResult, SecretStore, ServerStore, UpdateResult } from '../../lib/ports';
+import type { FileCatalog, FileStatus, FileView, Logger, Page, PollState, PollTick, PutResult, RedriveLedger, SecretStore, ServerStore, UpdateResult } from '../../lib/ports';
 import type { ServerDeps } from '../../lib/use-cases/servers';
 
 /** In-memory ServerStore with the same contract as the DynamoDB one (unique names, versions). */
@@ -126,4 +126,47 @@ export function fakeServerDeps(overrides: Partial<Omit<ServerDeps, 'servers' | '
     ...overrides,
   };
   return deps;
+}
+
+/** A file version as the in-memory files table holds it: the view plus the upload checkpoint. */
+export type StoredVersion = FileView & { uploadId?: string };
+
+/**
+ * In-memory files table for the re-drive: FileCatalog.get and RedriveLedger with the DynamoDB
+ * adapter's contract (the conditional requeue on status and statusSince; the server's history in
+ * pages of `pageSize`, newest first).
+ */
+export class InMemoryFileVersions implements Pick<FileCatalog, 'get'>, RedriveLedger {
+  readonly versions = new Map<string, StoredVersion>();
+  constructor(private readonly pageSize = 2) {}
+
+  put(version: StoredVersion) {
+    this.versions.set(version.fileId, structuredClone(version));
+  }
+  async get(fileId: string) {
+    const version = this.versions.get(fileId);
+    if (!version) return undefined;
+    const { uploadId: _uploadId, ...view } = version;
+    return structuredClone(view);
+  }
+  async requeue(seen: Pick<FileView, 'fileId' | 'status' | 'statusSince'>, at: Date) {
+    const version = this.versions.get(seen.fileId);
+    if (!version || version.status !== seen.status || version.statusSince !== seen.statusSince) return 'stale' as const;
+    const next: StoredVersion = { ...version, status: 'pending', statusSince: at.toISOString(), attempts: 0, nextAttemptAt: null };
+    if (seen.status !== 'failed') delete next.uploadId;
+    this.versions.set(seen.fileId, next);
+    return (await this.get(seen.fileId))!;
+  }
+  async *versionsOf(serverId: string, filter: { statuses: FileStatus[] } | { notifiedSince: Date }) {
+    const history = [...this.versions.values()].filter((version) => version.serverId === serverId).sort((a, b) => b.discoveredAt.localeCompare(a.discoveredAt));
+    for (let start = 0; start < history.length; start += this.pageSize) {
+      // As DynamoDB's filter: applied to each page read, so a page may come out empty.
+      const page = history.slice(start, start + this.pageSize).filter((version) =>
+        'statuses' in filter
+          ? (filter.statuses as string[]).includes(version.status)
+          : version.status === 'notified' && version.notifiedAt !== null && version.notifiedAt >= filter.notifiedSince.toISOString(),
+      );
+      if (page.length) yield await Promise.all(page.map(async (version) => (await this.get(version.fileId))!));
+    }
+  }
 }

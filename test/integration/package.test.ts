@@ -84,6 +84,17 @@ describe('serverless package', () => {
     assert.deepEqual(actions.filter((action) => /^secretsmanager:|\*/i.test(action)), [], `${publicRole} allows ${actions.join(', ')}`);
     assert.ok(allowedActions(Resources[roleOf('createServer')]!).includes('secretsmanager:CreateSecret'), 'the other routes keep theirs');
 
+    // The re-drive routes share a role that reads no server secret and no broker URL: only the API token.
+    const redriveRole = roleOf('retryFile');
+    assert.deepEqual(['retryServer', 'renotifyServer'].map(roleOf), [redriveRole, redriveRole]);
+    const redriveStatements = (Resources[redriveRole]!.Properties.Policies as { PolicyDocument: { Statement: { Action: string[]; Resource: unknown }[] } }[]).flatMap(
+      (policy) => policy.PolicyDocument.Statement,
+    );
+    assert.deepEqual(
+      redriveStatements.filter((statement) => statement.Action.some((action) => action.startsWith('secretsmanager:'))).map((statement) => [statement.Action, statement.Resource]),
+      [[['secretsmanager:GetSecretValue'], { Ref: 'ApiTokenSecret' }]],
+    );
+
     // The bucket refuses plain-HTTP requests, from anyone.
     const policies = ofType('AWS::S3::BucketPolicy').map(([, resource]) => resource.Properties);
     const bucketPolicy = policies.find((properties) => properties.Bucket?.Ref === 'IngestBucket');

@@ -369,7 +369,19 @@ describe('OpenAPI document', () => {
     assert.equal(response.status, 200);
     const document = response.json;
     assert.equal(document.openapi, '3.1.0');
-    assert.deepEqual(Object.keys(document.paths).sort(), ['/files', '/files/{id}', '/files/{id}/renotify', '/health', '/openapi.json', '/servers', '/servers/{id}', '/servers/{id}/test']);
+    assert.deepEqual(Object.keys(document.paths).sort(), [
+      '/files',
+      '/files/{id}',
+      '/files/{id}/renotify',
+      '/files/{id}/retry',
+      '/health',
+      '/openapi.json',
+      '/servers',
+      '/servers/{id}',
+      '/servers/{id}/renotify',
+      '/servers/{id}/retry',
+      '/servers/{id}/test',
+    ]);
     const create = document.components.schemas.CreateServer;
     assert.equal(create.properties.pollIntervalSeconds.minimum, 5);
     assert.equal(create.properties.port.default, 22);

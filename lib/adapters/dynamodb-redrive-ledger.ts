@@ -1,0 +1,76 @@
+import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { FileStatus, FileView, RedriveLedger } from '../ports';
+import { toView } from './dynamodb-file-catalog';
+
+/** Index entries one query reads (before its filter): bounds the work between two budget checks. */
+const PAGE_ITEMS = 1000;
+
+/** Where a multipart upload's resume point lives on the version's item (dynamodb-transfer-ledger.ts). */
+const UPLOAD_CHECKPOINT = ['uploadId', 'objectKey', 'partSize', 'uploadedBytes', 'hashState', 'partCount'];
+
+/**
+ * Re-drive writes and the server-wide reads they need, on the files table: the byServer index holds
+ * every version of a server (all attributes), so one pass with a filter finds them.
+ */
+export class DynamoRedriveLedger implements RedriveLedger {
+  private readonly documents: DynamoDBDocumentClient;
+
+  constructor(private readonly options: { client: DynamoDBClient; table: string }) {
+    this.documents = DynamoDBDocumentClient.from(options.client, { marshallOptions: { removeUndefinedValues: true } });
+  }
+
+  async requeue(seen: Pick<FileView, 'fileId' | 'status' | 'statusSince'>, at: Date): Promise<FileView | 'stale'> {
+    // A quarantined or vanished version's upload was aborted by finalize: resuming it would only
+    // find it lost. A failed one's is live and is resumed.
+    const forget = seen.status === 'failed' ? [] : UPLOAD_CHECKPOINT;
+    try {
+      const { Attributes } = await this.documents.send(
+        new UpdateCommand({
+          TableName: this.options.table,
+          Key: { fileId: seen.fileId },
+          UpdateExpression: `SET #status = :pending, statusSince = :now, attempts = :zero REMOVE ${['nextAttemptAt', 'leaseOwner', 'leaseUntil', ...forget].join(', ')}`,
+          ConditionExpression: '#status = :seen AND statusSince = :seenSince',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':pending': 'pending', ':now': at.toISOString(), ':zero': 0, ':seen': seen.status, ':seenSince': seen.statusSince },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return toView(Attributes!);
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return 'stale';
+      throw error;
+    }
+  }
+
+  async *versionsOf(serverId: string, filter: { statuses: FileStatus[] } | { notifiedSince: Date }): AsyncIterable<FileView[]> {
+    const byStatus = 'statuses' in filter;
+    const values: Record<string, unknown> = { ':serverId': serverId };
+    let condition: string;
+    if (byStatus) {
+      filter.statuses.forEach((status, index) => (values[`:s${index}`] = status));
+      condition = `#status IN (${filter.statuses.map((_, index) => `:s${index}`).join(', ')})`;
+    } else {
+      values[':notified'] = 'notified';
+      values[':since'] = filter.notifiedSince.toISOString();
+      condition = '#status = :notified AND notifiedAt >= :since';
+    }
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.documents.send(
+        new QueryCommand({
+          TableName: this.options.table,
+          IndexName: 'byServer',
+          KeyConditionExpression: 'serverId = :serverId',
+          FilterExpression: condition,
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: values,
+          Limit: PAGE_ITEMS,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      if (page.Items?.length) yield page.Items.map(toView);
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+  }
+}
