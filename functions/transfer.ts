@@ -1,11 +1,11 @@
-import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { sweepArrayBuffersPromptly } from '../lib/adapters/native-garbage';
 import { getContainer } from '../lib/container';
 import type { TransferJob } from '../lib/ports';
 import { sqsBatchHandler } from '../lib/sqs/batch';
 import { TransferJobMessage } from '../lib/sqs/messages';
 import { SftpSessions } from '../lib/use-cases/sftp-sessions';
-import { TransferBatch } from '../lib/use-cases/transfer-batch';
+import { batchOrder, TransferBatch } from '../lib/use-cases/transfer-batch';
 import { transferFile } from '../lib/use-cases/transfer';
 
 sweepArrayBuffersPromptly();
@@ -28,7 +28,8 @@ const ABORT_MARGIN_MS = 30_000;
  * one read of the server and batched notifications (see TransferBatch); the event source's maximum concurrency is the global cap on concurrent transfers. A retryable failure hides the message for the backoff delay and
  * reports it failed, so SQS redelivers it then; after maxReceiveCount it lands in the dead-letter
  * queue. Files the invocation has no time left for, or whose server is at its connection cap, are
- * re-enqueued together at the end of the batch.
+ * re-enqueued together at the end of the batch. Small files go first and at most one large file is
+ * kept (the others handed on at once): no file waits behind a large one from a slow server.
  */
 export async function handler(event: SQSEvent, context: Context) {
   const timeIsShort = () => typeof context?.getRemainingTimeInMillis === 'function' && context.getRemainingTimeInMillis() < YIELD_MARGIN_MS;
@@ -65,13 +66,35 @@ export async function handler(event: SQSEvent, context: Context) {
       },
     },
   );
+  const isLarge = (record: SQSRecord) => {
+    const parsed = TransferJobMessage.safeParse(safeJson(record.body));
+    return parsed.success && parsed.data.size >= container.transferDeps.minPartBytes;
+  };
+  const order = batchOrder(event.Records, isLarge);
+  let ordered = order.run;
+  if (order.handOn.length > 0) {
+    // At once, not with the batch's end: they are to start elsewhere while this one runs. If the
+    // send fails they simply stay in this batch, after the others.
+    const handedOn = await container.transfers
+      .sendEntries(order.handOn.map((record) => ({ message: TransferJobMessage.parse(JSON.parse(record.body)), delaySeconds: 0 })))
+      .then(() => true, () => false);
+    if (!handedOn) ordered = [...ordered, ...order.handOn];
+  }
   let response: SQSBatchResponse | undefined;
   try {
-    response = await run(event);
+    response = await run({ ...event, Records: ordered });
   } finally {
     clearTimeout(stopTimer);
     const notRequeued = await batch.finish();
     if (response) response.batchItemFailures.push(...notRequeued.map((itemIdentifier) => ({ itemIdentifier })));
   }
   return response;
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
 }

@@ -1,3 +1,4 @@
+import { batchOrder } from '../../lib/use-cases/transfer-batch';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
@@ -50,5 +51,20 @@ describe('ResumableSha256', () => {
   it('refuses a state it cannot continue rather than producing a wrong digest', async () => {
     await assert.rejects(ResumableSha256.create('w1:AAAA'), HashStateError);
     await assert.rejects(ResumableSha256.create('not-a-state'), HashStateError);
+  });
+});
+
+describe('batchOrder', () => {
+  const isLarge = (file: { size: number }) => file.size >= 100;
+  it('runs the small files first, then one large file, and hands the other large ones on', () => {
+    const files = [{ id: 'L1', size: 500 }, { id: 's1', size: 1 }, { id: 'L2', size: 100 }, { id: 's2', size: 99 }, { id: 'L3', size: 900 }];
+    const { run, handOn } = batchOrder(files, isLarge);
+    assert.deepEqual(run.map((file) => file.id), ['s1', 's2', 'L1']);
+    assert.deepEqual(handOn.map((file) => file.id), ['L2', 'L3']);
+  });
+
+  it('keeps a batch of small files as it is, and hands nothing on for one large file', () => {
+    assert.deepEqual(batchOrder([{ size: 1 }, { size: 2 }], isLarge), { run: [{ size: 1 }, { size: 2 }], handOn: [] });
+    assert.deepEqual(batchOrder([{ size: 500 }], isLarge), { run: [{ size: 500 }], handOn: [] });
   });
 });
