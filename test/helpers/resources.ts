@@ -1,10 +1,9 @@
-import type { Config } from '../../lib/config';
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
-import { SQSClient } from '@aws-sdk/client-sqs';
-import { loadConfig } from '../../lib/config';
+import { DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { loadConfig, type Config } from '../../lib/config';
 import { buildContainer, type Container } from '../../lib/container';
 import { provision, resolveService } from '../../scripts/local/provision';
 
@@ -64,4 +63,15 @@ export function environmentOf(config: Config): Record<string, string> {
   const text = (value: unknown): string =>
     Array.isArray(value) ? value.map((range: { address: string; prefix: number }) => `${range.address}/${range.prefix}`).join(',') || 'none' : String(value);
   return Object.fromEntries(Object.entries(config).filter(([, value]) => value !== undefined).map(([name, value]) => [name, text(value)]));
+}
+
+/** Every message waiting on a queue, taken off it (received and deleted), bodies parsed as JSON. */
+export async function drainJobs<T>(sqs: SQSClient, queueUrl: string): Promise<T[]> {
+  const jobs: T[] = [];
+  while (true) {
+    const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }));
+    if (Messages.length === 0) return jobs;
+    jobs.push(...Messages.map((message) => JSON.parse(message.Body!) as T));
+    await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: Messages.map((message, index) => ({ Id: String(index), ReceiptHandle: message.ReceiptHandle! })) }));
+  }
 }

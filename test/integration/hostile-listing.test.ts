@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { DeleteMessageBatchCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { connect } from 'amqplib';
 import type { Container } from '../../lib/container';
 import { fileVersionId } from '../../lib/domain/file-identity';
@@ -13,7 +12,7 @@ import { api, functionLog, uniqueName } from '../helpers/api';
 import { eventually } from '../helpers/eventually';
 import { startFixtureSftpServer, type FixtureSftpServer } from '../helpers/fixture-sftp-server';
 import { SHARED_AMQP_URL } from '../helpers/rabbitmq';
-import { isolatedContainer } from '../helpers/resources';
+import { drainJobs, isolatedContainer } from '../helpers/resources';
 
 /** Characters no log line, API answer or object key may carry raw. */
 const RAW_C1_OR_BIDI = /[\u0080-\u009f\u202a-\u202e\u2066-\u2069]/;
@@ -178,16 +177,7 @@ describe('listing bounds, at the use case with a real SFTP session', () => {
     return pollServer({ serverId, dueAt: clock.now().toISOString() }, { ...deps, listingBounds: bounds });
   }
 
-  async function drainTransfers(): Promise<TransferJob[]> {
-    const jobs: TransferJob[] = [];
-    const sqs = container.clients.sqs;
-    while (true) {
-      const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: transferQueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }));
-      if (Messages.length === 0) return jobs;
-      jobs.push(...Messages.map((message) => JSON.parse(message.Body!) as TransferJob));
-      await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: transferQueueUrl, Entries: Messages.map((message, index) => ({ Id: String(index), ReceiptHandle: message.ReceiptHandle! })) }));
-    }
-  }
+  const drainTransfers = () => drainJobs<TransferJob>(container.clients.sqs, transferQueueUrl);
 
   const ledgerCount = async (serverId: string) => (await container.files.listByServer(serverId, 1000)).items.length;
 

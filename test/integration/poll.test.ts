@@ -2,13 +2,12 @@ import assert from 'node:assert/strict';
 import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { DeleteMessageBatchCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import type { Container } from '../../lib/container';
 import type { PollTick, TransferJob } from '../../lib/ports';
 import { pollServer, type PollDeps } from '../../lib/use-cases/poll';
 import { createServer, getServer, updateServer } from '../../lib/use-cases/servers';
 import { CreateServerInput, UpdateServerInput } from '../../lib/domain/server';
-import { countRequests, isolatedContainer, total } from '../helpers/resources';
+import { countRequests, drainJobs, isolatedContainer, total } from '../helpers/resources';
 import { startSshd, writeRemoteFile, type Sshd } from '../helpers/sshd';
 import { startTcpProxy } from '../helpers/tcp-proxy';
 
@@ -65,21 +64,7 @@ async function poll(serverId: string, pollDeps: PollDeps = deps, advanceSeconds 
 }
 
 /** Everything enqueued for transfer since the last call. */
-async function drainTransfers(): Promise<TransferJob[]> {
-  const jobs: TransferJob[] = [];
-  const sqs = container.clients.sqs;
-  while (true) {
-    const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: transferQueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }));
-    if (Messages.length === 0) return jobs;
-    jobs.push(...Messages.map((message) => JSON.parse(message.Body!) as TransferJob));
-    await sqs.send(
-      new DeleteMessageBatchCommand({
-        QueueUrl: transferQueueUrl,
-        Entries: Messages.map((message, index) => ({ Id: String(index), ReceiptHandle: message.ReceiptHandle! })),
-      }),
-    );
-  }
-}
+const drainTransfers = () => drainJobs<TransferJob>(container.clients.sqs, transferQueueUrl);
 
 const names = (jobs: TransferJob[], root: string) => jobs.map((job) => job.remotePath.slice(root.length + 1)).sort();
 
