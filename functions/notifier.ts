@@ -22,5 +22,9 @@ export async function handler(event: SQSEvent) {
       throw new Error(`notification will be retried in ${Math.round(outcome.delaySeconds)} s (${outcome.code})`);
     }
   });
-  return run(event);
+  try {
+    return await run(event);
+  } finally {
+    await container.stats.flush();
+  }
 }

@@ -1,3 +1,4 @@
+import type { SQSEvent } from 'aws-lambda';
 import { z } from 'zod';
 import { getContainer } from '../lib/container';
 import { sqsBatchHandler } from '../lib/sqs/batch';
@@ -12,10 +13,19 @@ export const PollTickMessage = z.object({ serverId: z.string().min(1), dueAt: z.
  * server (with backoff) and the tick is still acknowledged: retries follow the server's backoff,
  * not SQS redelivery. Only an unexpected error (e.g. DynamoDB unavailable) fails the record.
  */
-export const handler = sqsBatchHandler(
+const run = sqsBatchHandler(
   PollTickMessage,
   () => container.logger,
   async (tick) => {
     await pollServer(tick, container.pollDeps);
   },
 );
+
+export async function handler(event: SQSEvent) {
+  try {
+    return await run(event);
+  } finally {
+    // One write per touched stats item for the whole batch (lib/adapters/dynamodb-stats.ts).
+    await container.stats.flush();
+  }
+}

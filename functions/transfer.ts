@@ -86,6 +86,7 @@ export async function handler(event: SQSEvent, context: Context) {
   } finally {
     clearTimeout(stopTimer);
     const notRequeued = await batch.finish();
+    await container.stats.flush();
     if (response) response.batchItemFailures.push(...notRequeued.map((itemIdentifier) => ({ itemIdentifier })));
   }
   return response;

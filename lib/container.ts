@@ -9,17 +9,20 @@ import { DynamoNotificationLedger, DynamoStaleFiles } from './adapters/dynamodb-
 import { DynamoConnectionSlots, DynamoPollStateStore } from './adapters/dynamodb-poll-state';
 import { DynamoRedriveLedger } from './adapters/dynamodb-redrive-ledger';
 import { DynamoServerStore } from './adapters/dynamodb-server-store';
+import { DynamoStats, DynamoStatsReconciler } from './adapters/dynamodb-stats';
 import { DynamoTransferLedger } from './adapters/dynamodb-transfer-ledger';
 import { S3ObjectStore } from './adapters/s3-object-store';
 import { SecretsManagerStore } from './adapters/secrets-manager-store';
 import { secretString } from './adapters/secret-string';
 import { Ssh2SftpConnector } from './adapters/sftp-connector';
 import { SqsJobQueue } from './adapters/sqs-job-queue';
+import { SqsQueueDepths } from './adapters/sqs-queue-depths';
 import { checkPrivateKey } from './adapters/ssh-keys';
 import { config as loadProcessConfig, type Config } from './config';
 import { DestinationPolicy } from './domain/destination';
 import { createLogger } from './logger';
 import type { Logger, NotifyJob, PollTick, Publisher, TransferJob } from './ports';
+import type { MetricsDeps } from './use-cases/metrics';
 import type { NotifyDeps } from './use-cases/notify';
 import type { SweepDeps } from './use-cases/sweep';
 import type { TransferDeps } from './use-cases/transfer';
@@ -38,6 +41,8 @@ export function buildContainer(config: Config) {
   const pollState = new DynamoPollStateStore({ client: clients.dynamodb, table: config.SERVERS_TABLE });
   const ticks = new SqsJobQueue<PollTick>({ client: clients.sqs, queueName: config.POLL_QUEUE_NAME });
   const clock = { now: () => new Date() };
+  // One accumulator per environment: the use cases add to it, each handler flushes it when its invocation ends.
+  const stats = new DynamoStats({ client: clients.dynamodb, table: config.FILES_TABLE, logger });
   const destinations = new DestinationPolicy(config.SFTP_DENY_CIDRS, config.SFTP_ALLOW_CIDRS);
   const serverDeps: ServerDeps = {
     servers,
@@ -89,6 +94,7 @@ export function buildContainer(config: Config) {
     backoffCapSeconds: config.POLL_BACKOFF_CAP_SECONDS,
     listingBounds: { maxEntries: config.POLL_MAX_ENTRIES, maxDepth: config.POLL_MAX_DEPTH, maxSeconds: config.POLL_LISTING_TIMEOUT_SECONDS },
     hostKeyPolicy: config.SFTP_HOST_KEY_POLICY,
+    stats,
   };
   const MiB = 1024 * 1024;
   const notifications = new SqsJobQueue<NotifyJob>({ client: clients.sqs, queueName: config.NOTIFY_QUEUE_NAME });
@@ -113,6 +119,7 @@ export function buildContainer(config: Config) {
     checkpointIntervalMs: config.TRANSFER_CHECKPOINT_SECONDS * 1000,
     backoffCapSeconds: config.TRANSFER_BACKOFF_CAP_SECONDS,
     hostKeyPolicy: config.SFTP_HOST_KEY_POLICY,
+    stats,
   };
   const files = new DynamoFileCatalog({ client: clients.dynamodb, table: config.FILES_TABLE });
   const notifyDeps: NotifyDeps = {
@@ -123,6 +130,7 @@ export function buildContainer(config: Config) {
     leaseSeconds: config.NOTIFY_LEASE_SECONDS,
     backoffCapSeconds: config.NOTIFY_BACKOFF_CAP_SECONDS,
     maxRejections: config.NOTIFY_MAX_REJECTIONS,
+    stats,
   };
   const sweepDeps: SweepDeps = {
     stale: new DynamoStaleFiles({ client: clients.dynamodb, table: config.FILES_TABLE }),
@@ -134,6 +142,8 @@ export function buildContainer(config: Config) {
     transferStuckAfterSeconds: config.SWEEP_TRANSFER_AFTER_SECONDS,
     orphanUploadAfterSeconds: config.SWEEP_ORPHAN_UPLOAD_AFTER_HOURS * 3600,
     limit: 1000,
+    // Within the sweeper's 120 s timeout, after the repairs above.
+    reconcile: { stats: new DynamoStatsReconciler({ client: clients.dynamodb, table: config.FILES_TABLE }), servers, everySeconds: 3600, budgetMs: 60_000 },
   };
   const redriveDeps: RedriveDeps = {
     files,
@@ -145,8 +155,27 @@ export function buildContainer(config: Config) {
     logger,
     // The HTTP API answers within 30 s (the functions' timeout is 29 s): leave room for the answer.
     budgetMs: 20_000,
+    stats,
   };
-  return { config, clients, logger, serverDeps, serverTestDeps, scheduleDeps, pollDeps, transferDeps, notifyDeps, sweepDeps, redriveDeps, transfers, notifications, files };
+  const metricsDeps: MetricsDeps = {
+    stats,
+    servers,
+    pollState,
+    queues: new SqsQueueDepths({
+      client: clients.sqs,
+      queueNames: {
+        poll: config.POLL_QUEUE_NAME,
+        transfer: config.TRANSFER_QUEUE_NAME,
+        notify: config.NOTIFY_QUEUE_NAME,
+        'poll-dlq': `${config.POLL_QUEUE_NAME}-dlq`,
+        'transfer-dlq': `${config.TRANSFER_QUEUE_NAME}-dlq`,
+        'notify-dlq': `${config.NOTIFY_QUEUE_NAME}-dlq`,
+      },
+    }),
+    stale: sweepDeps.stale,
+    clock,
+  };
+  return { config, clients, logger, serverDeps, serverTestDeps, scheduleDeps, pollDeps, transferDeps, notifyDeps, sweepDeps, redriveDeps, metricsDeps, stats, transfers, notifications, files };
 }
 export type Container = ReturnType<typeof buildContainer>;
 

@@ -4,6 +4,7 @@ import type { ListedFile } from './domain/file-identity';
 import type { ListingBounds } from './domain/listing-bounds';
 import type { ListingFilter } from './domain/listing-filter';
 import type { Snapshot } from './domain/snapshot';
+import type { StatsSnapshot } from './domain/stats';
 
 /** Result of a conditional write that can lose a race: a lost race is a value, not an exception. */
 export type PutResult = 'created' | 'name-taken' | 'prefix-taken' | 'limit-reached';
@@ -223,6 +224,8 @@ export interface UploadedPart {
 /** A ledger entry as the transfer sees it after claiming it. */
 export interface ClaimedFile extends Omit<DetectedFile, 'discoveredAt'> {
   attempts: number;
+  /** The status the claim took it from. */
+  previousStatus: 'pending' | 'failed' | 'transferring';
   /** Resume state of an interrupted multipart upload. */
   upload?: { uploadId: string; key: string; partSize: number; uploadedBytes: number; hashState: string; partCount: number };
 }
@@ -255,15 +258,17 @@ export interface TransferLedger {
   loadParts(fileId: string, uploadId: string, partCount: number): Promise<UploadedPart[]>;
   forgetUpload(fileId: string, owner: string): Promise<void>;
   markUploaded(fileId: string, owner: string, result: UploadResult): Promise<void>;
-  /** Retryable failure: back to `failed` with the lease released. */
-  markFailed(fileId: string, owner: string, error: { code: string; message: string }, nextAttemptAt: Date): Promise<void>;
-  markFinal(fileId: string, owner: string, status: 'vanished' | 'quarantined', error: { code: string; message: string }): Promise<void>;
+  /** Retryable failure: back to `failed` with the lease released; false when the lease was lost (nothing changed). */
+  markFailed(fileId: string, owner: string, error: { code: string; message: string }, nextAttemptAt: Date): Promise<boolean>;
+  /** False when the lease was lost (nothing changed). */
+  markFinal(fileId: string, owner: string, status: 'vanished' | 'quarantined', error: { code: string; message: string }): Promise<boolean>;
   /**
    * Hands the claim on to the next delivery (which continues the upload). The attempt stays
    * counted: a file gets at most maxAttempts invocations however each ends, so a server that
-   * trickles bytes forever ends quarantined instead of holding a slot in an endless loop.
+   * trickles bytes forever ends quarantined instead of holding a slot in an endless loop. False
+   * when the lease was lost (nothing changed).
    */
-  release(fileId: string, owner: string): Promise<void>;
+  release(fileId: string, owner: string): Promise<boolean>;
 }
 
 /** Where an object came from, stored as its user metadata. */
@@ -417,7 +422,8 @@ export interface NotificationLedger {
    * 'missing' when unknown.
    */
   claim(fileId: string, until: Date, again: boolean): Promise<FileView | 'notified' | 'not-uploaded' | 'busy' | 'missing'>;
-  markNotified(fileId: string, at: Date): Promise<void>;
+  /** True when this was the version's first confirmed announcement (it was `uploaded`). */
+  markNotified(fileId: string, at: Date): Promise<boolean>;
   /** Records why announcing failed and releases the claim; returns the failures so far. */
   recordFailure(fileId: string, error: { code: string; message: string }): Promise<number>;
   /** Stops the outbox sweep from retrying the version until it is renotified. */
@@ -476,4 +482,47 @@ export interface DeadLetterQueue {
   delete(messages: DeadLetter[]): Promise<void>;
   /** Makes messages visible again within a second (those the redrive leaves where they are). */
   release(messages: DeadLetter[]): Promise<void>;
+}
+
+// --- Metrics -----------------------------------------------------------------------------------
+
+/**
+ * Counters kept as versions change state (lib/domain/stats.ts), accumulated in memory and written
+ * by `flush` (one write per touched stats item) at the end of each invocation: a scrape then
+ * reads a few items instead of the files table.
+ */
+export interface StatsRecorder {
+  /** A version moved from `from` (undefined: just created) to `to`. */
+  transition(serverId: string, from: FileStatus | undefined, to: FileStatus): void;
+  ingested(serverId: string, bytes: number, at: Date): void;
+  failure(serverId: string, code: string, at: Date): void;
+  notified(serverId: string, detectToNotifySeconds: number): void;
+  /** Writes what was accumulated; deltas a write did not store are kept for the next flush. */
+  flush(): Promise<void>;
+}
+
+/** Reads back what StatsRecorder wrote. */
+export interface StatsReader {
+  /** One server's counters, or every server's together (`serverId` undefined), as of `now`. */
+  read(serverId: string | undefined, now: Date): Promise<StatsSnapshot>;
+}
+
+export const QUEUES = ['poll', 'transfer', 'notify', 'poll-dlq', 'transfer-dlq', 'notify-dlq'] as const;
+export type QueueName = (typeof QUEUES)[number];
+
+/** Approximate depths of sluice's queues (SQS GetQueueAttributes). */
+export interface QueueDepths {
+  depths(): Promise<{ queue: QueueName; visible: number; inflight: number }[]>;
+}
+
+/** The sweeper's repair of drifted per-status counters (lib/use-cases/sweep.ts). */
+export interface StatsReconciler {
+  /** Takes the reconcile for `intervalSeconds`, fleet-wide; false when another sweeper did it within that. */
+  claimReconcile(now: Date, intervalSeconds: number): Promise<boolean>;
+  /** The per-status counters stored for each server (missing ones are zeros). */
+  storedCounts(serverIds: string[]): Promise<Map<string, Record<FileStatus, number>>>;
+  /** The versions of a server counted by status (its whole history, page by page); undefined past `deadline`. */
+  countVersions(serverId: string, deadline: Date): Promise<Record<FileStatus, number> | undefined>;
+  /** Adds `delta` to the server's and the deployment's per-status counters. */
+  correct(serverId: string, delta: Partial<Record<FileStatus, number>>): Promise<void>;
 }

@@ -3,6 +3,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoFileCatalog } from '../lib/adapters/dynamodb-file-catalog';
 import { DynamoRedriveLedger } from '../lib/adapters/dynamodb-redrive-ledger';
+import { DynamoStats } from '../lib/adapters/dynamodb-stats';
 import { DynamoServerStore } from '../lib/adapters/dynamodb-server-store';
 import { SqsDeadLetterQueue } from '../lib/adapters/sqs-dead-letter-queue';
 import { SqsJobQueue } from '../lib/adapters/sqs-job-queue';
@@ -59,6 +60,7 @@ async function main(): Promise<number> {
   const sqs = new SQSClient({ region, useQueueUrlAsEndpoint: false });
   const filesTable = env.FILES_TABLE ?? `${prefix}-files`;
   const queueName = (kind === 'transfer' ? env.TRANSFER_QUEUE_NAME : env.NOTIFY_QUEUE_NAME) ?? `${prefix}-${kind}`;
+  const stats = new DynamoStats({ client: dynamodb, table: filesTable });
   try {
     const report = await redriveDeadLetters(
       kind,
@@ -72,12 +74,14 @@ async function main(): Promise<number> {
         clock: { now: () => new Date() },
         logger: createLogger({ level: 'warn', base: { service: 'sluice-redrive' } }),
         budgetMs: Number.POSITIVE_INFINITY,
+        stats,
       },
       { dryRun: values['dry-run'], ...(values['server-id'] ? { serverId: values['server-id'] } : {}) },
     );
     console.log(JSON.stringify({ queue: `${queueName}-dlq`, dryRun: values['dry-run'], ...report }));
     return 0;
   } finally {
+    await stats.flush();
     dynamodb.destroy();
     sqs.destroy();
   }

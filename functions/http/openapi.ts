@@ -12,6 +12,8 @@ import {
   RetriedSchema,
   RetryServerQuery,
   ServerViewSchema,
+  StatsQuery,
+  StatsSchema,
   UpdateServerInput,
 } from './schemas';
 
@@ -80,6 +82,7 @@ export function openApiDocument() {
         },
         Retried: jsonSchema(RetriedSchema, 'output'),
         Queued: jsonSchema(QueuedSchema, 'output'),
+        Stats: jsonSchema(StatsSchema, 'output'),
         Problem: jsonSchema(ProblemSchema, 'output'),
       },
     },
@@ -203,6 +206,29 @@ export function openApiDocument() {
             'each with its original messageId: for a consumer that lost its queue.',
           parameters: [idParameter, ...queryParameters(RenotifyServerQuery)],
           responses: { '202': { description: 'The announcements queued', content: json('Queued') }, ...errors, '404': problem('Unknown server') },
+        },
+      },
+      '/stats': {
+        get: {
+          operationId: 'getStats',
+          description:
+            'File versions by status (all seven, zeros included) and, for the last 24 h (hourly buckets), files and bytes ingested and failures by code: ' +
+            'of one server (`serverId`) or of the whole deployment. Read from counters kept as versions change state, not from the files.',
+          parameters: queryParameters(StatsQuery),
+          responses: { '200': { description: 'The counters', content: json('Stats') }, ...errors, '404': problem('Unknown server') },
+        },
+      },
+      '/metrics': {
+        get: {
+          operationId: 'getMetrics',
+          description:
+            'The deployment in the Prometheus text exposition format 0.0.4: sluice_files{status}, sluice_files_ingested_total, sluice_bytes_ingested_total, ' +
+            'sluice_servers{state}, sluice_queue_messages{queue,state}, sluice_queue_oldest_message_age_seconds{queue} (transfer and notify, from the ledger), ' +
+            'and the histogram sluice_detect_to_notify_seconds.',
+          responses: {
+            '200': { description: 'The metrics', content: { 'text/plain; version=0.0.4': { schema: { type: 'string' } } } },
+            '401': problem('Missing or wrong bearer token'),
+          },
         },
       },
       '/health': {

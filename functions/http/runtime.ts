@@ -27,3 +27,12 @@ export function httpRuntime(): RouteRuntime {
   runtime = { logger, apiToken };
   return runtime;
 }
+
+/** Runs a use case that counts status changes, and writes the counts before answering (lib/ports.ts StatsRecorder). */
+export async function countingStats<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } finally {
+    await getContainer().stats.flush();
+  }
+}

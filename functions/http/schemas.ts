@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { FILE_STATUS_ORDER as FILE_STATUSES } from '../../lib/domain/stats';
 import { RETRYABLE_STATUSES } from '../../lib/use-cases/redrive';
 
 export { CreateServerInput, UpdateServerInput, ServerViewSchema } from '../../lib/domain/server';
@@ -12,7 +13,7 @@ export const ListServersQuery = z.strictObject({
 
 export const FileIdParams = z.object({ id: z.string().min(1).max(128) });
 
-export const FILE_STATUSES = ['pending', 'transferring', 'uploaded', 'notified', 'failed', 'vanished', 'quarantined'] as const;
+export { FILE_STATUSES };
 
 export const ListFilesQuery = z.strictObject({
   serverId: z.string().min(1).max(128),
@@ -60,4 +61,28 @@ export const FileViewSchema = z.object({
   notifyAttempts: z.int(),
   /** The broker kept refusing the announcement; `POST /files/{id}/renotify` tries again. */
   notifyParked: z.boolean(),
+});
+
+/** `GET /stats`: one server's counters, or (without serverId) the whole deployment's. */
+export const StatsQuery = z.strictObject({ serverId: z.string().min(1).max(128).optional() });
+
+const counts = z.object(Object.fromEntries(FILE_STATUSES.map((status) => [status, z.int()])) as Record<(typeof FILE_STATUSES)[number], z.ZodInt>);
+/** The shape of `GET /stats` (documentation; lib/domain/stats.ts builds it). */
+export const StatsSchema = z.object({
+  serverId: z.string().nullable().describe('The server asked for; null for the whole deployment'),
+  counts: counts.describe('File versions in each status, now'),
+  totals: z.object({ filesIngested: z.int(), bytesIngested: z.int() }).describe('Since the deployment began counting'),
+  last24h: z
+    .object({
+      since: z.iso.datetime().describe('Start of the window: the start of the UTC hour 23 hours before the current one'),
+      filesIngested: z.int(),
+      bytesIngested: z.int(),
+      failures: z.record(z.string(), z.int()).describe('Failed transfer attempts and quarantines, by error code'),
+    })
+    .describe('Hourly buckets: the current UTC hour and the 23 before it'),
+  detectToNotify: z.object({
+    buckets: z.array(z.object({ le: z.number(), count: z.int() })).describe('Cumulative: versions announced within `le` seconds of detection'),
+    sum: z.number(),
+    count: z.int(),
+  }),
 });

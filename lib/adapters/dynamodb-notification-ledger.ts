@@ -44,8 +44,8 @@ export class DynamoNotificationLedger implements NotificationLedger {
     }
   }
 
-  async markNotified(fileId: string, at: Date) {
-    await this.documents.send(
+  async markNotified(fileId: string, at: Date): Promise<boolean> {
+    const { Attributes } = await this.documents.send(
       new UpdateCommand({
         TableName: this.options.table,
         Key: { fileId },
@@ -55,8 +55,10 @@ export class DynamoNotificationLedger implements NotificationLedger {
         ConditionExpression: '#status IN (:uploaded, :notified)',
         ExpressionAttributeNames: { '#status': 'status' },
         ExpressionAttributeValues: { ':notified': 'notified', ':uploaded': 'uploaded', ':at': at.toISOString() },
+        ReturnValues: 'UPDATED_OLD',
       }),
     );
+    return Attributes?.status === 'uploaded';
   }
 
   async recordFailure(fileId: string, error: { code: string; message: string }) {

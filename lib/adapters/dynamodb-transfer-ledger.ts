@@ -18,6 +18,7 @@ const PARTS_PER_ITEM = 1000;
 const partsKey = (fileId: string, uploadId: string, chunk: number) => `${fileId}#parts#${uploadId}#${chunk}`;
 
 const ClaimedItem = DetectedFileItem.extend({
+  status: z.enum(['pending', 'failed', 'transferring']),
   attempts: z.number(),
   uploadId: z.string().optional(),
   objectKey: z.string().optional(),
@@ -79,7 +80,8 @@ export class DynamoTransferLedger implements TransferLedger {
             ':zero': 0,
             ':one': 1,
           },
-          ReturnValues: 'ALL_NEW',
+          // The item as it was: the status it leaves is the stats' transition; the rest is unchanged but attempts.
+          ReturnValues: 'ALL_OLD',
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       );
@@ -92,7 +94,8 @@ export class DynamoTransferLedger implements TransferLedger {
         relativePath: item.relativePath,
         size: item.size,
         mtime: item.mtime,
-        attempts: item.attempts,
+        attempts: item.attempts + 1,
+        previousStatus: item.status,
         ...(item.uploadId && item.objectKey && item.partSize && item.hashState !== undefined
           ? {
               upload: {
@@ -210,8 +213,8 @@ export class DynamoTransferLedger implements TransferLedger {
     );
   }
 
-  async markFailed(fileId: string, owner: string, error: { code: string; message: string }, nextAttemptAt: Date) {
-    await this.asOwner(
+  markFailed(fileId: string, owner: string, error: { code: string; message: string }, nextAttemptAt: Date): Promise<boolean> {
+    return this.asOwner(
       fileId,
       owner,
       'SET #status = :failed, statusSince = :now, lastError = :error, nextAttemptAt = :next REMOVE leaseOwner, leaseUntil',
@@ -220,8 +223,8 @@ export class DynamoTransferLedger implements TransferLedger {
     );
   }
 
-  async markFinal(fileId: string, owner: string, status: 'vanished' | 'quarantined', error: { code: string; message: string }) {
-    await this.asOwner(
+  markFinal(fileId: string, owner: string, status: 'vanished' | 'quarantined', error: { code: string; message: string }): Promise<boolean> {
+    return this.asOwner(
       fileId,
       owner,
       'SET #status = :status, statusSince = :now, lastError = :error REMOVE leaseOwner, leaseUntil, nextAttemptAt',
@@ -230,8 +233,8 @@ export class DynamoTransferLedger implements TransferLedger {
     );
   }
 
-  async release(fileId: string, owner: string) {
-    await this.asOwner(
+  release(fileId: string, owner: string): Promise<boolean> {
+    return this.asOwner(
       fileId,
       owner,
       'SET #status = :pending REMOVE leaseOwner, leaseUntil',

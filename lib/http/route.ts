@@ -18,7 +18,10 @@ export const MAX_BODY_BYTES = 64 * 1024;
 
 export interface HttpResult {
   status: number;
+  /** Sent as JSON. */
   body?: unknown;
+  /** Sent as is instead of `body`, with its media type (e.g. the Prometheus text format). */
+  text?: { contentType: string; content: string };
   headers?: Record<string, string>;
 }
 
@@ -157,15 +160,16 @@ export function route<B extends z.ZodType | undefined, P extends z.ZodType | und
       requestId: context.sluiceRequestId ?? randomUUID(),
     } as RouteInput<B, P, Q>;
     const result = await handle(input);
-    const hasBody = result.body !== undefined;
+    const body = result.text ? result.text.content : result.body !== undefined ? JSON.stringify(result.body) : undefined;
+    const contentType = result.text ? result.text.contentType : 'application/json';
     return {
       statusCode: result.status,
       headers: {
-        ...(hasBody ? { 'content-type': 'application/json' } : {}),
+        ...(body !== undefined ? { 'content-type': contentType } : {}),
         'x-request-id': input.requestId,
         ...result.headers,
       },
-      ...(hasBody ? { body: JSON.stringify(result.body) } : {}),
+      ...(body !== undefined ? { body } : {}),
     };
   };
 

@@ -1,7 +1,7 @@
 import { backoffSeconds } from '../domain/backoff';
 import { SecretInvalidError } from '../domain/credentials';
 import { ConflictError, NotFoundError, PublishError, ServiceUnavailableError } from '../errors';
-import type { FileCatalog, FileIngestedMessage, FileView, Logger, NotificationLedger, NotifyJob, Publisher } from '../ports';
+import type { FileCatalog, FileIngestedMessage, FileView, Logger, NotificationLedger, NotifyJob, Publisher, StatsRecorder } from '../ports';
 
 export interface NotifyDeps {
   files: FileCatalog;
@@ -14,6 +14,8 @@ export interface NotifyDeps {
   /** Rejections (e.g. unroutable) retried this many times before the version is parked. */
   maxRejections: number;
   random?: () => number;
+  /** Counts first announcements and their latency (flushed by the handler at the end of the invocation). */
+  stats?: StatsRecorder;
 }
 
 export type NotifyOutcome =
@@ -87,7 +89,11 @@ export async function notifyFile(job: NotifyJob, deps: NotifyDeps, options: { ag
     });
     return { status: 'retry', code, delaySeconds };
   }
-  await deps.ledger.markNotified(file.fileId, new Date());
+  const notifiedAt = new Date();
+  if (await deps.ledger.markNotified(file.fileId, notifiedAt)) {
+    deps.stats?.transition(file.serverId, 'uploaded', 'notified');
+    deps.stats?.notified(file.serverId, (notifiedAt.getTime() - Date.parse(file.discoveredAt)) / 1000);
+  }
   deps.logger.info('file_notified', { ...log, key: message.key, again: options.again ?? false });
   return { status: 'notified', message };
 }

@@ -22,6 +22,7 @@ import type {
   ServerStore,
   SftpConnector,
   SftpSession,
+  StatsRecorder,
   TransferJob,
 } from '../ports';
 
@@ -45,6 +46,8 @@ export interface PollDeps {
   listingBounds: ListingBounds;
   hostKeyPolicy: HostKeyPolicy;
   random?: () => number;
+  /** Counts the versions created (flushed by the handler at the end of the invocation). */
+  stats?: StatsRecorder;
 }
 
 export type PollResult =
@@ -198,11 +201,14 @@ async function listAndTake(server: ServerRecord, session: SftpSession, state: Po
               const result = await deps.ledger.createQuarantined(detected, { code: 'unsafe_name', message: unsafe.reason });
               diff.taken(fingerprint);
               if (result.created) {
+                deps.stats?.transition(server.id, undefined, 'quarantined');
+                deps.stats?.failure(server.id, 'unsafe_name', new Date(detected.discoveredAt));
                 deps.logger.warn('file_quarantined', { serverId: server.id, serverName: server.name, fileId, remotePath: file.path, code: 'unsafe_name', reason: unsafe.reason });
               }
               return;
             }
             const result = await deps.ledger.createIfAbsent(detected);
+            if (result.created) deps.stats?.transition(server.id, undefined, 'pending');
             // A version still `pending` was created by a poll that died before enqueueing it.
             if (result.created || result.status === 'pending') {
               jobs.push({ fileId, serverId: server.id, remotePath: file.path, size: file.size, mtime: file.mtime });

@@ -1,5 +1,5 @@
 import { ConflictError, NotFoundError, NotRetryableError } from '../errors';
-import type { Clock, DeadLetter, DeadLetterQueue, FileCatalog, FileStatus, FileView, JobQueue, Logger, NotifyJob, RedriveLedger, ServerStore, TransferJob } from '../ports';
+import type { Clock, DeadLetter, DeadLetterQueue, FileCatalog, FileStatus, FileView, JobQueue, Logger, NotifyJob, RedriveLedger, ServerStore, StatsRecorder, TransferJob } from '../ports';
 import { NotifyJobMessage, TransferJobMessage } from '../sqs/messages';
 
 export interface RedriveDeps {
@@ -17,6 +17,8 @@ export interface RedriveDeps {
   budgetMs: number;
   /** Conditional writes in flight at once during a server-wide retry. */
   concurrency?: number;
+  /** Counts each version sent back to pending (flushed by the caller when it is done). */
+  stats?: StatsRecorder;
 }
 
 /** The statuses a version stops in short of ingestion, which an operator may send round again. */
@@ -63,12 +65,16 @@ const jobOf = (file: FileView): TransferJob => ({
  * more and, if it is still retryable, written once more; 'stale' when it really moved on.
  */
 async function requeue(file: FileView, deps: RedriveDeps): Promise<{ before: FileView; after: FileView } | 'stale'> {
+  const counted = (before: FileView, after: FileView) => {
+    deps.stats?.transition(before.serverId, before.status as FileStatus, 'pending');
+    return { before, after };
+  };
   const first = await deps.ledger.requeue(file, deps.clock.now());
-  if (first !== 'stale') return { before: file, after: first };
+  if (first !== 'stale') return counted(file, first);
   const current = await deps.files.get(file.fileId);
   if (!current || !isRetryable(current.status) || retryRefusal(current)) return 'stale';
   const second = await deps.ledger.requeue(current, deps.clock.now());
-  return second === 'stale' ? 'stale' : { before: current, after: second };
+  return second === 'stale' ? 'stale' : counted(current, second);
 }
 
 function logRetried(before: FileView, context: RedriveContext, deps: RedriveDeps, scope: 'file' | 'server' | 'dead-letter') {

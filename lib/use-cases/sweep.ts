@@ -1,4 +1,4 @@
-import type { JobQueue, Logger, NotifyJob, ObjectStore, StaleFiles, TransferJob } from '../ports';
+import type { FileStatus, JobQueue, Logger, NotifyJob, ObjectStore, ServerStore, StaleFiles, StatsReconciler, TransferJob } from '../ports';
 
 export interface SweepDeps {
   stale: StaleFiles;
@@ -14,12 +14,16 @@ export interface SweepDeps {
   orphanUploadAfterSeconds: number;
   /** Versions re-enqueued per status per sweep, oldest first (the next sweep takes the next ones); also multipart uploads listed per sweep. */
   limit: number;
+  /** Repairs the per-status counters of /stats and /metrics at most once per `everySeconds`, fleet-wide. */
+  reconcile?: { stats: StatsReconciler; servers: Pick<ServerStore, 'list'>; everySeconds: number; budgetMs: number };
 }
 
 export interface SweepReport {
   renotified: number;
   retransferred: number;
   abortedUploads: number | 'unsupported';
+  /** Servers whose counters were checked, and those corrected; absent when it was not this sweep's turn. */
+  reconciled?: { checked: number; corrected: number; skipped: number };
 }
 
 /**
@@ -48,9 +52,54 @@ export async function sweep(deps: SweepDeps, now = new Date()): Promise<SweepRep
   await deps.transfers.sendAll(stuck.map(({ fileId, serverId, remotePath, size, mtime }) => ({ fileId, serverId, remotePath, size, mtime })));
 
   const abortedUploads = await abortOrphanUploads(deps, ago(deps.orphanUploadAfterSeconds));
-  const report = { renotified: unannounced.length, retransferred: stuck.length, abortedUploads };
+  const report: SweepReport = { renotified: unannounced.length, retransferred: stuck.length, abortedUploads };
   if (unannounced.length || stuck.length || (typeof abortedUploads === 'number' && abortedUploads > 0)) deps.logger.info('sweep_repaired', { ...report });
+  if (deps.reconcile) {
+    const reconciled = await reconcileCounts(deps.reconcile, now);
+    if (reconciled) {
+      report.reconciled = reconciled;
+      deps.logger.info('stats_reconciled', { ...reconciled });
+    }
+  }
   return report;
+}
+
+/**
+ * Counters drift when a function dies between a ledger write and its flush. Each registered server's
+ * history is counted by status and the difference added to its counters (and the deployment's),
+ * only when its stored counters did not move while it was counted: a flush during the count would
+ * make the difference wrong, so that server waits for the next turn. A deleted server's versions do
+ * not change any more, so its counters cannot drift after the deletion and are left alone.
+ */
+async function reconcileCounts(deps: NonNullable<SweepDeps['reconcile']>, now: Date): Promise<SweepReport['reconciled']> {
+  if (!(await deps.stats.claimReconcile(now, deps.everySeconds))) return undefined;
+  const deadline = new Date(Date.now() + deps.budgetMs);
+  const serverIds: string[] = [];
+  let nextToken: string | undefined;
+  do {
+    const page = await deps.servers.list(100, nextToken);
+    serverIds.push(...page.items.map((server) => server.id));
+    nextToken = page.nextToken;
+  } while (nextToken);
+  const result = { checked: 0, corrected: 0, skipped: 0 };
+  for (const serverId of serverIds) {
+    const before = (await deps.stats.storedCounts([serverId])).get(serverId)!;
+    const counted = await deps.stats.countVersions(serverId, deadline);
+    if (!counted) break;
+    const afterCount = (await deps.stats.storedCounts([serverId])).get(serverId)!;
+    const statuses = Object.keys(counted) as FileStatus[];
+    if (statuses.some((status) => before[status] !== afterCount[status])) {
+      result.skipped++;
+      continue;
+    }
+    result.checked++;
+    const delta = Object.fromEntries(statuses.map((status) => [status, counted[status] - afterCount[status]]).filter(([, value]) => value !== 0));
+    if (Object.keys(delta).length > 0) {
+      await deps.stats.correct(serverId, delta);
+      result.corrected++;
+    }
+  }
+  return result;
 }
 
 async function abortOrphanUploads(deps: SweepDeps, olderThan: Date): Promise<number | 'unsupported'> {

@@ -19,6 +19,7 @@ import type {
   ServerStore,
   SftpConnector,
   SftpSession,
+  StatsRecorder,
   TransferJob,
   TransferLedger,
 } from '../ports';
@@ -55,6 +56,8 @@ export interface TransferDeps {
   /** Aborted when the invocation must end: a read still going fails as `timeout`, an attempt like any. */
   deadline?: AbortSignal;
   random?: () => number;
+  /** Counts the status changes (flushed by the handler at the end of the invocation). */
+  stats?: StatsRecorder;
 }
 
 export type TransferOutcome =
@@ -117,6 +120,7 @@ export async function transferFile(job: TransferJob, deps: TransferDeps): Promis
     return { status: unclaimed[claim] };
   }
   const file = claim;
+  deps.stats?.transition(file.serverId, file.previousStatus, 'transferring');
   const log = { fileId: file.fileId, serverId: file.serverId, serverName: file.serverName, remotePath: file.remotePath };
 
   if (file.attempts > deps.maxAttempts) {
@@ -184,7 +188,7 @@ export async function transferFile(job: TransferJob, deps: TransferDeps): Promis
         : await uploadInParts(file, key, session, metadata, deps, () => leaseLost, unchanged);
     if (uploaded.status === 'continued') {
       await deps.transfers.sendAll([job]);
-      await deps.ledger.release(file.fileId, deps.instanceId);
+      if (await deps.ledger.release(file.fileId, deps.instanceId)) deps.stats?.transition(file.serverId, 'transferring', 'pending');
       deps.logger.info('transfer_continued', { ...log, uploadedBytes: uploaded.uploadedBytes });
       return uploaded;
     }
@@ -203,6 +207,8 @@ export async function transferFile(job: TransferJob, deps: TransferDeps): Promis
       ...(object.checksum ? { objectChecksum: object.checksum } : {}),
     };
     await deps.ledger.markUploaded(file.fileId, deps.instanceId, result);
+    deps.stats?.transition(file.serverId, 'transferring', 'uploaded');
+    deps.stats?.ingested(file.serverId, file.size, new Date());
     deps.logger.info('file_uploaded', { ...log, key, versionId: object.versionId, size: file.size, sha256: uploaded.sha256, bytesRead: uploaded.bytesRead, attempts: file.attempts });
     await deps.notifications.sendAll([{ fileId: file.fileId }]);
     await afterIngest(server, file, session, deps);
@@ -255,7 +261,10 @@ async function finalize(
   deps: TransferDeps,
 ): Promise<TransferOutcome> {
   if (file.upload) await deps.store.abortMultipartUpload(file.upload.key, file.upload.uploadId).catch(() => {});
-  await deps.ledger.markFinal(file.fileId, deps.instanceId, status, { code, message });
+  if (await deps.ledger.markFinal(file.fileId, deps.instanceId, status, { code, message })) {
+    deps.stats?.transition(file.serverId, 'transferring', status);
+    if (status === 'quarantined') deps.stats?.failure(file.serverId, code, new Date());
+  }
   if (status === 'quarantined') await parkInDeadLetterQueue(file, deps);
   deps.logger[status === 'vanished' ? 'warn' : 'error'](status === 'vanished' ? 'file_vanished' : 'transfer_quarantined', {
     fileId: file.fileId,
@@ -289,7 +298,10 @@ async function recordFailure(file: ClaimedFile, error: unknown, deps: TransferDe
     return finalize(file, 'quarantined', code, message, deps);
   }
   const delaySeconds = backoffSeconds(file.attempts, deps.backoffCapSeconds, deps.random);
-  await deps.ledger.markFailed(file.fileId, deps.instanceId, { code, message }, new Date(Date.now() + delaySeconds * 1000));
+  if (await deps.ledger.markFailed(file.fileId, deps.instanceId, { code, message }, new Date(Date.now() + delaySeconds * 1000))) {
+    deps.stats?.transition(file.serverId, 'transferring', 'failed');
+    deps.stats?.failure(file.serverId, code, new Date());
+  }
   deps.logger.warn('transfer_failed', { ...log, attempts: file.attempts, retryInSeconds: Math.round(delaySeconds) });
   return { status: 'retry', code, delaySeconds };
 }

@@ -1,7 +1,9 @@
 import type { ServerCredentials } from '../../lib/domain/credentials';
 import { ALWAYS_DENIED_CIDRS, DestinationPolicy, parseCidr, type Cidr } from '../../lib/domain/destination';
 import type { ServerRecord } from '../../lib/domain/server';
-import type { FileCatalog, FileStatus, FileView, Logger, Page, PollState, PollTick, PutResult, RedriveLedger, SecretStore, ServerStore, UpdateResult } from '../../lib/ports';
+import { statsKey } from '../../lib/adapters/dynamodb-stats';
+import { snapshotOf, StatsDeltas, windowHours, type Counters } from '../../lib/domain/stats';
+import type { FileCatalog, FileStatus, FileView, Logger, Page, PollState, PollTick, PutResult, RedriveLedger, SecretStore, ServerStore, StatsReader, StatsRecorder, UpdateResult } from '../../lib/ports';
 import type { ServerDeps } from '../../lib/use-cases/servers';
 
 /** In-memory ServerStore with the same contract as the DynamoDB one (unique names, versions). */
@@ -168,5 +170,42 @@ export class InMemoryFileVersions implements Pick<FileCatalog, 'get'>, RedriveLe
       );
       if (page.length) yield await Promise.all(page.map(async (version) => (await this.get(version.fileId))!));
     }
+  }
+}
+
+/**
+ * In-memory stats items: the same accumulator and snapshot as DynamoStats (lib/domain/stats.ts),
+ * with a flush that adds the deltas to a map instead of DynamoDB; `flushes` counts item writes.
+ */
+export class InMemoryStats implements StatsRecorder, StatsReader {
+  readonly items = new Map<string, Counters>();
+  private readonly deltas = new StatsDeltas();
+  writes = 0;
+
+  transition(serverId: string, from: FileStatus | undefined, to: FileStatus) {
+    this.deltas.transition(serverId, from, to);
+  }
+  ingested(serverId: string, bytes: number, at: Date) {
+    this.deltas.ingested(serverId, bytes, at);
+  }
+  failure(serverId: string, code: string, at: Date) {
+    this.deltas.failure(serverId, code, at);
+  }
+  notified(serverId: string, seconds: number) {
+    this.deltas.notified(serverId, seconds);
+  }
+  async flush() {
+    for (const { scope, counters } of this.deltas.drain()) {
+      this.writes++;
+      const key = statsKey(scope);
+      const item = this.items.get(key) ?? {};
+      for (const [name, value] of Object.entries(counters)) item[name] = (item[name] ?? 0) + value;
+      this.items.set(key, item);
+    }
+  }
+  async read(serverId: string | undefined, now: Date) {
+    const hours = windowHours(now);
+    const hourly = hours.map((hour) => this.items.get(statsKey({ serverId, hour }))).filter((item): item is Counters => item !== undefined);
+    return snapshotOf(serverId, this.items.get(statsKey({ serverId })), hourly, `${hours[0]}:00:00.000Z`);
   }
 }

@@ -2,7 +2,7 @@ import { statSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
-import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { DeleteMessageBatchCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { Container } from '../../lib/container';
 import { fileVersionId } from '../../lib/domain/file-identity';
@@ -127,6 +127,10 @@ export class TransferFixture {
       );
       if (Messages.length === 0) return ids;
       ids.push(...Messages.map((message) => (JSON.parse(message.Body!) as { fileId: string }).fileId));
+      // Deleted, not only hidden: a message hidden for 30 s came back into a later test's drain.
+      await this.container.clients.sqs.send(
+        new DeleteMessageBatchCommand({ QueueUrl: this.queueUrl(suffix), Entries: Messages.map((message, index) => ({ Id: String(index), ReceiptHandle: message.ReceiptHandle! })) }),
+      );
     }
   }
 }

@@ -309,6 +309,8 @@ describe('server management API: errors and authentication', () => {
       ['DELETE', `/servers/${created.id}`],
       ['GET', `/files?serverId=${created.id}`],
       ['GET', '/files/0123456789abcdef0123456789abcdef'],
+      ['GET', '/stats'],
+      ['GET', '/metrics'],
     ];
     for (const [method, path] of routes) {
       for (const headers of [{} as Record<string, string>, { authorization: 'Bearer wrong-token-000000000' }, { authorization: 'Basic Zm9vOmJhcg==' }]) {
@@ -375,12 +377,14 @@ describe('OpenAPI document', () => {
       '/files/{id}/renotify',
       '/files/{id}/retry',
       '/health',
+      '/metrics',
       '/openapi.json',
       '/servers',
       '/servers/{id}',
       '/servers/{id}/renotify',
       '/servers/{id}/retry',
       '/servers/{id}/test',
+      '/stats',
     ]);
     const create = document.components.schemas.CreateServer;
     assert.equal(create.properties.pollIntervalSeconds.minimum, 5);
