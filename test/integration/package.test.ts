@@ -13,6 +13,7 @@ after(() => {
 
 interface CfnResource {
   Type: string;
+  Condition?: string;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   Properties?: any;
 }
@@ -63,7 +64,10 @@ describe('serverless package', () => {
     assert.equal(load.stdout.trim(), 'function');
 
     // The CloudFormation template as deployed.
-    const { Resources } = JSON.parse(readFileSync(join(packageDir, 'cloudformation-template-update-stack.json'), 'utf8')) as { Resources: Record<string, CfnResource> };
+    const { Resources, Conditions = {} } = JSON.parse(readFileSync(join(packageDir, 'cloudformation-template-update-stack.json'), 'utf8')) as {
+      Resources: Record<string, CfnResource>;
+      Conditions?: Record<string, unknown>;
+    };
     const ofType = (type: string) => Object.entries(Resources).filter(([, resource]) => resource.Type === type);
 
     // The unauthenticated routes run under a role of their own that cannot read or write any secret.
@@ -118,5 +122,28 @@ describe('serverless package', () => {
     assert.deepEqual(stage.Properties.ApiId, { Ref: 'HttpApi' });
     assert.equal(stage.Properties.StageName, '$default');
     assert.deepEqual([Number(stage.Properties.DefaultRouteSettings.ThrottlingRateLimit), Number(stage.Properties.DefaultRouteSettings.ThrottlingBurstLimit)], [50, 100]);
+
+    // Alarms go to one SNS topic: a message in any dead-letter queue, an old transfer/notify message,
+    // the queue and scheduled functions' errors and throttles, the API's 5xx. The e-mail
+    // subscription exists only when ALARM_EMAIL is set.
+    const alarms = ofType('AWS::CloudWatch::Alarm');
+    for (const [name, alarm] of alarms) assert.deepEqual(alarm.Properties.AlarmActions, [{ Ref: 'AlarmTopic' }], name);
+    const watched = (namespace: string, metric: string) =>
+      alarms.filter(([, alarm]) => alarm.Properties.Namespace === namespace && alarm.Properties.MetricName === metric).map(([, alarm]) => JSON.stringify(alarm.Properties.Dimensions));
+    assert.deepEqual(watched('AWS/SQS', 'ApproximateNumberOfMessagesVisible').sort(), ['Poll', 'Transfer', 'Notify'].map((queue) => JSON.stringify([{ Name: 'QueueName', Value: { 'Fn::GetAtt': [`${queue}DeadLetterQueue`, 'QueueName'] } }])).sort());
+    assert.equal(watched('AWS/SQS', 'ApproximateAgeOfOldestMessage').length, 2);
+    for (const fn of ['PollWorker', 'Transfer', 'Notifier', 'Scheduler', 'Sweeper']) {
+      for (const metric of ['Errors', 'Throttles']) assert.ok(watched('AWS/Lambda', metric).includes(JSON.stringify([{ Name: 'FunctionName', Value: { Ref: `${fn}LambdaFunction` } }])), `${fn} ${metric}`);
+    }
+    assert.equal(watched('AWS/ApiGateway', '5xx').length, 1);
+    assert.equal(Resources.AlarmTopic?.Type, 'AWS::SNS::Topic');
+    assert.equal(Resources.AlarmEmailSubscription?.Condition, 'HasAlarmEmail');
+    assert.ok(Conditions.HasAlarmEmail, 'the condition is declared');
+    // The dashboard's body is valid JSON once CloudFormation substitutes its names.
+    const dashboard = Resources.Dashboard!;
+    assert.equal(dashboard.Type, 'AWS::CloudWatch::Dashboard');
+    const [body] = dashboard.Properties.DashboardBody['Fn::Sub'] as [string, Record<string, unknown>];
+    const widgets = (JSON.parse(body.replace(/\$\{[^}]+\}/g, 'x')) as { widgets: { properties: { title: string } }[] }).widgets;
+    assert.ok(widgets.length >= 5, 'queue depths and ages, function errors and durations, API requests');
   });
 });
