@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect as amqpConnect } from 'amqplib';
+import { connect as amqpConnect, type ChannelModel, type ConsumeMessage } from 'amqplib';
 import { LOCAL_AMQP_URL } from '../../lib/adapters/amqp-publisher';
 import { freePort, waitForPort } from './sshd';
 
@@ -236,4 +236,19 @@ export async function startRabbitMq(options: { tls?: boolean } = {}): Promise<Pr
     start,
     dispose,
   };
+}
+
+/**
+ * A queue of the test's own bound to the stack's exchange for file.ingested (the stack publishes
+ * with `mandatory`, so without a bound queue nothing reaches `notified`); each delivery goes to
+ * `onMessage`. Close the returned connection when done.
+ */
+export async function bindIngestedQueue(onMessage: (message: ConsumeMessage) => void = () => {}): Promise<ChannelModel> {
+  const broker = await amqpConnect(SHARED_AMQP_URL);
+  const channel = await broker.createChannel();
+  await channel.assertExchange('sluice', 'topic', { durable: true });
+  const { queue } = await channel.assertQueue('', { exclusive: true });
+  await channel.bindQueue(queue, 'sluice', 'file.ingested');
+  await channel.consume(queue, (message) => message && onMessage(message), { noAck: true });
+  return broker;
 }

@@ -1,26 +1,22 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { connect, type ChannelModel } from 'amqplib';
+import type { ChannelModel } from 'amqplib';
 import { DynamoStatsReconciler } from '../../lib/adapters/dynamodb-stats';
+import { FILE_STATUS_ORDER } from '../../lib/domain/stats';
 import { api, dynamoClient, stage, uniqueName } from '../helpers/api';
 import { eventually } from '../helpers/eventually';
 import { parsePrometheusText, sampleValue } from '../helpers/prometheus-text';
-import { SHARED_AMQP_URL } from '../helpers/rabbitmq';
+import { bindIngestedQueue } from '../helpers/rabbitmq';
 import { startSshd, writeRemoteFile, type Sshd } from '../helpers/sshd';
 
-const STATUSES = ['pending', 'transferring', 'uploaded', 'notified', 'failed', 'quarantined', 'vanished'];
+const STATUSES: readonly string[] = FILE_STATUS_ORDER;
 let sshd: Sshd;
 let broker: ChannelModel;
 
 before(async () => {
   sshd = await startSshd();
   // Announcements need a bound queue (AMQP_MANDATORY): one of ours, so the files reach `notified`.
-  broker = await connect(SHARED_AMQP_URL);
-  const channel = await broker.createChannel();
-  await channel.assertExchange('sluice', 'topic', { durable: true });
-  const { queue } = await channel.assertQueue('', { exclusive: true });
-  await channel.bindQueue(queue, 'sluice', 'file.ingested');
-  await channel.consume(queue, () => {}, { noAck: true });
+  broker = await bindIngestedQueue();
 });
 after(async () => {
   await broker.close();

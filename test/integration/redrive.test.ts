@@ -3,11 +3,11 @@ import { execFile } from 'node:child_process';
 import { chmodSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { connect, type ChannelModel } from 'amqplib';
+import type { ChannelModel } from 'amqplib';
 import type { FileIngestedMessage } from '../../lib/ports';
 import { api, functionLog, uniqueName } from '../helpers/api';
 import { eventually } from '../helpers/eventually';
-import { SHARED_AMQP_URL } from '../helpers/rabbitmq';
+import { bindIngestedQueue } from '../helpers/rabbitmq';
 import { startSshd, writeRemoteFile, type Sshd } from '../helpers/sshd';
 
 /**
@@ -23,21 +23,11 @@ const deliveries = new Map<string, { messageId: string; body: FileIngestedMessag
 
 before(async () => {
   sshd = await startSshd();
-  broker = await connect(SHARED_AMQP_URL);
-  const channel = await broker.createChannel();
-  await channel.assertExchange('sluice', 'topic', { durable: true });
-  const { queue } = await channel.assertQueue('', { exclusive: true });
-  await channel.bindQueue(queue, 'sluice', 'file.ingested');
-  await channel.consume(
-    queue,
-    (message) => {
-      if (!message) return;
-      const body = JSON.parse(message.content.toString()) as FileIngestedMessage;
-      const messageId = String(message.properties.messageId);
-      deliveries.set(body.fileId, [...(deliveries.get(body.fileId) ?? []), { messageId, body }]);
-    },
-    { noAck: true },
-  );
+  broker = await bindIngestedQueue((message) => {
+    const body = JSON.parse(message.content.toString()) as FileIngestedMessage;
+    const messageId = String(message.properties.messageId);
+    deliveries.set(body.fileId, [...(deliveries.get(body.fileId) ?? []), { messageId, body }]);
+  });
 });
 after(async () => {
   await broker?.close();
