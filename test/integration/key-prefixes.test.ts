@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { CreateServerInput } from '../../lib/domain/server';
+import { ConflictError } from '../../lib/errors';
+import type { PollTick } from '../../lib/ports';
+import { createServer, deleteServer } from '../../lib/use-cases/servers';
 import { api, uniqueName } from '../helpers/api';
+import { RecordingQueue } from '../helpers/fakes';
+import { isolatedContainer } from '../helpers/resources';
 
 /** A registration that never polls (inactive), with the given key prefix; the response. */
 const register = (keyPrefix: string) =>
@@ -46,5 +52,18 @@ describe('key prefixes are one server\'s each', () => {
     } finally {
       for (const id of created) await api('DELETE', `/servers/${id}`);
     }
+  });
+});
+
+describe('MAX_SERVERS against the servers table', () => {
+  it('holds the cap in the same transaction as the record, and frees a place on delete', async () => {
+    const { container } = await isolatedContainer();
+    const deps = { ...container.serverDeps, maxServers: 2, ticks: new RecordingQueue<PollTick>() };
+    const input = (name: string) => CreateServerInput.parse({ name, host: '127.0.0.1', port: 9, username: 'u', password: 'p', active: false });
+    const first = await createServer(input('cap-1'), deps);
+    await createServer(input('cap-2'), deps);
+    await assert.rejects(createServer(input('cap-3'), deps), (error: unknown) => error instanceof ConflictError && /MAX_SERVERS/.test(error.message));
+    await deleteServer(first.id, deps);
+    await createServer(input('cap-3'), deps);
   });
 });
