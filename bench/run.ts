@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { LOCAL_AMQP_URL } from '../lib/adapters/amqp-publisher';
 import { startLocalStack } from '../scripts/local/stack';
 import { startSshd } from '../test/helpers/sshd';
+import { benchColdStart } from './cold-start';
 import { benchUnchangedPoll } from './poll';
 import { benchPipeline } from './pipeline';
 import { benchTransfer } from './transfer';
@@ -20,6 +21,51 @@ const BENCH_EXCHANGE = 'sluice-bench';
 const AMQP_URL = process.env.AMQP_URL ?? LOCAL_AMQP_URL;
 
 async function main() {
+  const results: BenchResult[] = [];
+  // --only=<poll|transfer|pipeline>: run one section and replace just that part of the document.
+  const only = process.argv.find((arg) => arg.startsWith('--only='))?.slice('--only='.length);
+  // --quick: one run of each, 1 GiB only (a check while changing code; the document says so).
+  const quick = process.argv.includes('--quick');
+  // --profile: one 2,000-file pipeline run and nothing else, the document left alone (with
+  // SLUICE_LOCAL_CPU_PROFILE=<dir> for the local runtime's CPU profiles).
+  const profile = process.argv.includes('--profile');
+  const wanted = (section: string) => only === undefined || only === section;
+  if (wanted('coldstart')) {
+    // First, alone: it needs no stack, and an idle machine.
+    console.log('Benchmark: cold start of each function ...');
+    // --baseline=<checkout>: the same handlers of another tree measured in the same runs.
+    const baselineRoot = process.argv.find((arg) => arg.startsWith('--baseline='))?.slice('--baseline='.length);
+    results.push(await benchColdStart({ runs: quick ? 3 : 9, ...(baselineRoot ? { baselineRoot } : {}) }));
+  }
+  const needsStack = ['poll', 'transfer', 'pipeline'].some(wanted);
+  if (needsStack) await runStackBenchmarks(results, wanted, { quick, profile });
+  const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${execFileSync('uname', ['-sr'], { encoding: 'utf8' }).trim()}`;
+  const sections = new Map<string, string>();
+  if (only !== undefined) {
+    // Keep the other sections of the last full run, each under its heading.
+    const previous = readFileSync(join(projectRoot, 'docs/BENCHMARKS.md'), 'utf8');
+    for (const part of previous.split(/^## /m).slice(1)) sections.set(part.slice(0, part.indexOf('\n')), part.slice(part.indexOf('\n') + 1).trim());
+  }
+  // Sections renamed since: the S3 emulator's transfer figures, replaced by MinIO's.
+  for (const stale of ['Transfer of a 1 GiB file, SFTP -> S3 emulator (fauxqs)', '2,000 files of 4 KiB, SFTP -> S3 emulator']) sections.delete(stale);
+  for (const result of results) sections.set(result.title, result.markdown);
+  const document = [
+    '# Benchmarks',
+    '',
+    'Produced by `npm run bench` (it rewrites this file). Every figure is a ratio against a reference',
+    'tool measured in the same run on the same machine, over loopback, with medians; absolute numbers',
+    'are given for context only.',
+    '',
+    `Machine: ${machine}. Run: ${new Date().toISOString()}${only ? ` (this run: ${only} only; other sections from the previous full run)` : ''}${quick ? ' Quick run: one run of each, 1 GiB only.' : ''}.`,
+    '',
+    ...[...sections.entries()].flatMap(([title, markdown]) => [`## ${title}`, '', markdown, '']),
+  ].join('\n');
+  if (!profile) writeFileSync(join(projectRoot, 'docs/BENCHMARKS.md'), document);
+  console.log(document);
+}
+
+/** The benchmarks that need the local stack and sshd: started once for them, stopped after. */
+async function runStackBenchmarks(results: BenchResult[], wanted: (section: string) => boolean, { quick, profile }: { quick: boolean; profile: boolean }) {
   // Every AWS client of the stack (this process's event source and the functions) reports each request.
   process.env.SLUICE_COUNT_REQUESTS = '1';
   const dataDir = mkdtempSync(join(tmpdir(), 'sluice-bench-'));
@@ -36,15 +82,6 @@ async function main() {
   const sshd = await startSshd();
   const keyFile = join(dataDir, 'id_ed25519');
   writeFileSync(keyFile, sshd.privateKey, { mode: 0o600 });
-  const results: BenchResult[] = [];
-  // --only=<poll|transfer|pipeline>: run one section and replace just that part of the document.
-  const only = process.argv.find((arg) => arg.startsWith('--only='))?.slice('--only='.length);
-  // --quick: one run of each, 1 GiB only (a check while changing code; the document says so).
-  const quick = process.argv.includes('--quick');
-  // --profile: one 2,000-file pipeline run and nothing else, the document left alone (with
-  // SLUICE_LOCAL_CPU_PROFILE=<dir> for the local runtime's CPU profiles).
-  const profile = process.argv.includes('--profile');
-  const wanted = (section: string) => only === undefined || only === section;
   try {
     if (wanted('poll')) {
       console.log('Benchmark: unchanged 10,000-file poll ...');
@@ -70,29 +107,6 @@ async function main() {
     await stack.stop();
     rmSync(dataDir, { recursive: true, force: true });
   }
-  const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${execFileSync('uname', ['-sr'], { encoding: 'utf8' }).trim()}`;
-  const sections = new Map<string, string>();
-  if (only !== undefined) {
-    // Keep the other sections of the last full run, each under its heading.
-    const previous = readFileSync(join(projectRoot, 'docs/BENCHMARKS.md'), 'utf8');
-    for (const part of previous.split(/^## /m).slice(1)) sections.set(part.slice(0, part.indexOf('\n')), part.slice(part.indexOf('\n') + 1).trim());
-  }
-  // Sections renamed since: the S3 emulator's transfer figures, replaced by MinIO's.
-  for (const stale of ['Transfer of a 1 GiB file, SFTP -> S3 emulator (fauxqs)', '2,000 files of 4 KiB, SFTP -> S3 emulator']) sections.delete(stale);
-  for (const result of results) sections.set(result.title, result.markdown);
-  const document = [
-    '# Benchmarks',
-    '',
-    'Produced by `npm run bench` (it rewrites this file). Every figure is a ratio against a reference',
-    'tool measured in the same run on the same machine, over loopback, with medians; absolute numbers',
-    'are given for context only.',
-    '',
-    `Machine: ${machine}. Run: ${new Date().toISOString()}${only ? ` (this run: ${only} only; other sections from the previous full run)` : ''}${quick ? ' Quick run: one run of each, 1 GiB only.' : ''}.`,
-    '',
-    ...[...sections.entries()].flatMap(([title, markdown]) => [`## ${title}`, '', markdown, '']),
-  ].join('\n');
-  if (!profile) writeFileSync(join(projectRoot, 'docs/BENCHMARKS.md'), document);
-  console.log(document);
 }
 
 main().then(

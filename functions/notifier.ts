@@ -1,4 +1,4 @@
-import type { SQSEvent } from 'aws-lambda';
+import type { Context, SQSEvent } from 'aws-lambda';
 import { getContainer } from '../lib/container';
 import { sqsBatchHandler } from '../lib/sqs/batch';
 import { NotifyJobMessage } from '../lib/sqs/messages';
@@ -12,7 +12,8 @@ const container = getContainer();
  * message for the backoff delay and reports it failed, so SQS redelivers it then; the outbox sweep
  * re-enqueues anything that still ends up unannounced.
  */
-export async function handler(event: SQSEvent) {
+export async function handler(event: SQSEvent, context?: Context) {
+  container.invocation.begin(context);
   const run = sqsBatchHandler(NotifyJobMessage, () => container.logger, async (job, record) => {
     // A job marked `again` (server-wide renotify) re-publishes a notified version; 'busy' then means
     // another notifier is publishing the same message right now, which is what was asked.
@@ -25,6 +26,6 @@ export async function handler(event: SQSEvent) {
   try {
     return await run(event);
   } finally {
-    await container.stats.flush();
+    await container.invocation.end();
   }
 }

@@ -1,4 +1,4 @@
-import type { SQSEvent } from 'aws-lambda';
+import type { Context, SQSEvent } from 'aws-lambda';
 import { z } from 'zod';
 import { getContainer } from '../lib/container';
 import { sqsBatchHandler } from '../lib/sqs/batch';
@@ -21,11 +21,12 @@ const run = sqsBatchHandler(
   },
 );
 
-export async function handler(event: SQSEvent) {
+export async function handler(event: SQSEvent, context?: Context) {
+  container.invocation.begin(context);
   try {
     return await run(event);
   } finally {
-    // One write per touched stats item for the whole batch (lib/adapters/dynamodb-stats.ts).
-    await container.stats.flush();
+    // One write per touched stats item for the whole batch (lib/adapters/dynamodb-stats.ts), one metrics line.
+    await container.invocation.end();
   }
 }

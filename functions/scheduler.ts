@@ -1,9 +1,15 @@
+import type { Context } from 'aws-lambda';
 import { getContainer } from '../lib/container';
 import { schedulePollTicks } from '../lib/use-cases/schedule';
 
 const container = getContainer();
 
 /** Once a minute (EventBridge): enqueue each active server's poll ticks for the coming minute. */
-export async function handler(): Promise<{ servers: number; ticks: number }> {
-  return schedulePollTicks(container.scheduleDeps);
+export async function handler(_event?: unknown, context?: Context): Promise<{ servers: number; ticks: number }> {
+  container.invocation.begin(context);
+  try {
+    return await schedulePollTicks(container.scheduleDeps);
+  } finally {
+    await container.invocation.end();
+  }
 }

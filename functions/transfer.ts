@@ -32,6 +32,7 @@ const ABORT_MARGIN_MS = 30_000;
  * kept (the others handed on at once): no file waits behind a large one from a slow server.
  */
 export async function handler(event: SQSEvent, context: Context) {
+  container.invocation.begin(context);
   const timeIsShort = () => typeof context?.getRemainingTimeInMillis === 'function' && context.getRemainingTimeInMillis() < YIELD_MARGIN_MS;
   const batch = new TransferBatch(container.transferDeps, sessions);
   const deadline = new AbortController();
@@ -86,7 +87,7 @@ export async function handler(event: SQSEvent, context: Context) {
   } finally {
     clearTimeout(stopTimer);
     const notRequeued = await batch.finish();
-    await container.stats.flush();
+    await container.invocation.end();
     if (response) response.batchItemFailures.push(...notRequeued.map((itemIdentifier) => ({ itemIdentifier })));
   }
   return response;

@@ -150,6 +150,18 @@ export const ConfigSchema = z
      */
     POLL_LISTING_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(900).default(60),
     LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+    /**
+     * Powertools' own variables (the ecosystem's names): the CloudWatch namespace of the embedded
+     * metrics, and the `service` of log lines and dimension of metrics (serverless.yml: the stage's
+     * name, so two stages' metrics stay apart). POWERTOOLS_METRICS_DISABLED=true stops the metrics.
+     */
+    POWERTOOLS_METRICS_NAMESPACE: z.string().regex(/^[\w./#:-]{1,255}$/, 'letters, digits and . - _ / # : only, at most 255').default('sluice'),
+    POWERTOOLS_SERVICE_NAME: z.string().min(1).max(250).default('sluice'),
+    /**
+     * Error-level log lines also go to Sentry when set (off by default). A DSN is a public key that
+     * only lets its holder send events, which Sentry documents as safe to expose; it is not a secret.
+     */
+    SENTRY_DSN: z.url({ protocol: /^https?$/, error: 'must be a Sentry DSN (https://<key>@<host>/<project>)' }).optional(),
   })
   .refine((config) => config.POLL_LISTING_TIMEOUT_SECONDS + 2 * config.SFTP_REQUEST_TIMEOUT_SECONDS < config.POLL_LEASE_SECONDS, {
     path: ['POLL_LISTING_TIMEOUT_SECONDS'],

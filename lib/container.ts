@@ -11,7 +11,9 @@ import { DynamoRedriveLedger } from './adapters/dynamodb-redrive-ledger';
 import { DynamoServerStore } from './adapters/dynamodb-server-store';
 import { DynamoStats, DynamoStatsReconciler } from './adapters/dynamodb-stats';
 import { DynamoTransferLedger } from './adapters/dynamodb-transfer-ledger';
+import { EmfMetrics } from './adapters/emf-metrics';
 import { S3ObjectStore } from './adapters/s3-object-store';
+import { SentryReporter } from './adapters/sentry-reporter';
 import { SecretsManagerStore } from './adapters/secrets-manager-store';
 import { secretString } from './adapters/secret-string';
 import { Ssh2SftpConnector } from './adapters/sftp-connector';
@@ -21,6 +23,7 @@ import { checkPrivateKey } from './adapters/ssh-keys';
 import { config as loadProcessConfig, type Config } from './config';
 import { DestinationPolicy } from './domain/destination';
 import { createLogger } from './logger';
+import type { Context } from 'aws-lambda';
 import type { Logger, NotifyJob, PollTick, Publisher, TransferJob } from './ports';
 import type { MetricsDeps } from './use-cases/metrics';
 import type { NotifyDeps } from './use-cases/notify';
@@ -35,7 +38,9 @@ import type { ServerTestDeps } from './use-cases/server-test';
 /** Composition root: every adapter is built here, once per cold start, from the parsed Config. */
 export function buildContainer(config: Config) {
   const clients = awsClients(config);
-  const logger = createLogger({ level: config.LOG_LEVEL, base: { service: 'sluice' } });
+  const reporter = config.SENTRY_DSN ? new SentryReporter({ dsn: config.SENTRY_DSN, environment: config.POWERTOOLS_SERVICE_NAME }) : undefined;
+  const logger = createLogger({ level: config.LOG_LEVEL, service: config.POWERTOOLS_SERVICE_NAME, ...(reporter ? { reporter } : {}) });
+  const metrics = new EmfMetrics({ namespace: config.POWERTOOLS_METRICS_NAMESPACE, service: config.POWERTOOLS_SERVICE_NAME });
   const secrets = new SecretsManagerStore({ client: clients.secrets, recoveryWindowDays: config.SECRET_RECOVERY_DAYS });
   const servers = new DynamoServerStore({ client: clients.dynamodb, table: config.SERVERS_TABLE });
   const pollState = new DynamoPollStateStore({ client: clients.dynamodb, table: config.SERVERS_TABLE });
@@ -95,6 +100,7 @@ export function buildContainer(config: Config) {
     listingBounds: { maxEntries: config.POLL_MAX_ENTRIES, maxDepth: config.POLL_MAX_DEPTH, maxSeconds: config.POLL_LISTING_TIMEOUT_SECONDS },
     hostKeyPolicy: config.SFTP_HOST_KEY_POLICY,
     stats,
+    metrics,
   };
   const MiB = 1024 * 1024;
   const notifications = new SqsJobQueue<NotifyJob>({ client: clients.sqs, queueName: config.NOTIFY_QUEUE_NAME });
@@ -120,6 +126,7 @@ export function buildContainer(config: Config) {
     backoffCapSeconds: config.TRANSFER_BACKOFF_CAP_SECONDS,
     hostKeyPolicy: config.SFTP_HOST_KEY_POLICY,
     stats,
+    metrics,
   };
   const files = new DynamoFileCatalog({ client: clients.dynamodb, table: config.FILES_TABLE });
   const notifyDeps: NotifyDeps = {
@@ -131,6 +138,7 @@ export function buildContainer(config: Config) {
     backoffCapSeconds: config.NOTIFY_BACKOFF_CAP_SECONDS,
     maxRejections: config.NOTIFY_MAX_REJECTIONS,
     stats,
+    metrics,
   };
   const sweepDeps: SweepDeps = {
     stale: new DynamoStaleFiles({ client: clients.dynamodb, table: config.FILES_TABLE }),
@@ -175,7 +183,23 @@ export function buildContainer(config: Config) {
     stale: sweepDeps.stale,
     clock,
   };
-  return { config, clients, logger, serverDeps, serverTestDeps, scheduleDeps, pollDeps, transferDeps, notifyDeps, sweepDeps, redriveDeps, metricsDeps, stats, transfers, notifications, files };
+  /** What every handler does around an invocation (lib/ports.ts StatsRecorder, OperationalMetrics). */
+  const invocation = {
+    /** Log lines from here on carry the invocation's request id. */
+    begin(context: Context | undefined) {
+      if (context?.awsRequestId) logger.setInvocation(context);
+    },
+    /** The status counters written (one write per touched item), the invocation's metrics, pending error reports. */
+    async end() {
+      try {
+        await stats.flush();
+      } finally {
+        metrics.publish();
+        await reporter?.flush();
+      }
+    },
+  };
+  return { config, clients, logger, invocation, serverDeps, serverTestDeps, scheduleDeps, pollDeps, transferDeps, notifyDeps, sweepDeps, redriveDeps, metricsDeps, stats, transfers, notifications, files };
 }
 export type Container = ReturnType<typeof buildContainer>;
 

@@ -501,6 +501,38 @@ export interface StatsRecorder {
   flush(): Promise<void>;
 }
 
+/**
+ * What the functions report to the platform's metrics (CloudWatch through embedded metric format on
+ * AWS): the rates and latencies alarms and the dashboard watch, as opposed to StatsRecorder's
+ * counters the API reads. Recorded as things happen, written by `publish` at the end of each
+ * invocation. Failure codes become a dimension, so every metric is also kept without one.
+ */
+export interface OperationalMetrics {
+  /** A version's object was stored and verified, `transferSeconds` after its transfer was claimed. */
+  fileIngested(bytes: number, transferSeconds: number): void;
+  fileNotified(detectToNotifySeconds: number): void;
+  /**
+   * A version's transfer attempt failed and is retried later, or the version ended `quarantined` or
+   * `vanished` (a quarantine may come from detection: an unsafe name).
+   */
+  fileFailed(code: string, outcome: 'retrying' | 'quarantined' | 'vanished'): void;
+  /** A poll failed; `consecutiveFailures` is the server's run of failed polls including this one. */
+  pollFailed(code: string, consecutiveFailures: number): void;
+  /** An announcement the broker refused too often, set aside for an operator. */
+  notificationParked(code: string): void;
+  publish(): void;
+}
+
+/**
+ * Where error-level log lines are also reported (Sentry when SENTRY_DSN is set). It receives what the
+ * log line holds, already redacted; it never throws and never waits on the caller's path.
+ */
+export interface ErrorReporter {
+  report(event: string, fields: Record<string, unknown>): void;
+  /** Sends what is pending, within a short deadline (the end of each invocation). */
+  flush(): Promise<void>;
+}
+
 /** Reads back what StatsRecorder wrote. */
 export interface StatsReader {
   /** One server's counters, or every server's together (`serverId` undefined), as of `now`. */

@@ -72,7 +72,7 @@ async function main(): Promise<number> {
         notifications: new SqsJobQueue<NotifyJob>({ client: sqs, queueName: env.NOTIFY_QUEUE_NAME ?? `${prefix}-notify` }),
         deadLetters: new SqsDeadLetterQueue({ client: sqs, queueName: `${queueName}-dlq` }),
         clock: { now: () => new Date() },
-        logger: createLogger({ level: 'warn', base: { service: 'sluice-redrive' } }),
+        logger: createLogger({ level: 'warn', service: 'sluice-redrive' }),
         budgetMs: Number.POSITIVE_INFINITY,
         stats,
       },

@@ -56,6 +56,8 @@ async function main(): Promise<number> {
           // Stalling servers are cut off in seconds, not the deployed 30.
           SFTP_REQUEST_TIMEOUT_SECONDS: '10',
           LOG_LEVEL: 'debug',
+          // The functions' CloudWatch metrics lines, which the operations test reads from their log.
+          POWERTOOLS_METRICS_DISABLED: 'false',
         },
         log: (line) => console.log(`  ${line}`),
         functionOutput: (chunk) => logStream.write(chunk),

@@ -1,10 +1,10 @@
 import { getContainer } from '../../lib/container';
 import { route } from '../../lib/http/route';
 import { renotifyFile } from '../../lib/use-cases/notify';
-import { countingStats, httpRuntime } from './runtime';
+import { httpRuntime } from './runtime';
 import { FileIdParams } from './schemas';
 
 export const handler = route({ params: FileIdParams }, httpRuntime, async ({ params }) => {
-  const file = await countingStats(() => renotifyFile(params.id, getContainer().notifyDeps));
+  const file = await renotifyFile(params.id, getContainer().notifyDeps);
   return { status: 200, body: file };
 });

@@ -1,10 +1,10 @@
 import { getContainer } from '../../lib/container';
 import { route } from '../../lib/http/route';
 import { retryServer } from '../../lib/use-cases/redrive';
-import { countingStats, httpRuntime } from './runtime';
+import { httpRuntime } from './runtime';
 import { RetryServerQuery, ServerIdParams } from './schemas';
 
 export const handler = route({ params: ServerIdParams, query: RetryServerQuery, qualifyQueryFields: true }, httpRuntime, async ({ params, query, requestId }) => ({
   status: 202,
-  body: await countingStats(() => retryServer(params.id, getContainer().redriveDeps, { ...(query.status ? { statuses: [query.status] } : {}), requestId })),
+  body: await retryServer(params.id, getContainer().redriveDeps, { ...(query.status ? { statuses: [query.status] } : {}), requestId }),
 }));

@@ -18,21 +18,12 @@ try {
 /** Route runtime built from the container once per cold start. */
 export function httpRuntime(): RouteRuntime {
   if (runtime) return runtime;
-  const { config, clients, logger } = getContainer();
+  const { config, clients, logger, invocation } = getContainer();
   const apiToken = secretString(
     config.SLUICE_API_TOKEN !== undefined
       ? { kind: 'static', value: config.SLUICE_API_TOKEN }
       : { kind: 'secret', secretId: config.API_TOKEN_SECRET_ID!, client: clients.secrets },
   );
-  runtime = { logger, apiToken };
+  runtime = { logger, apiToken, invocation };
   return runtime;
-}
-
-/** Runs a use case that counts status changes, and writes the counts before answering (lib/ports.ts StatsRecorder). */
-export async function countingStats<T>(work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } finally {
-    await getContainer().stats.flush();
-  }
 }

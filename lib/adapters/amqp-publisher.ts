@@ -165,7 +165,7 @@ export class AmqpPublisher implements Publisher {
       const timer = setTimeout(() => {
         // A broker that stops confirming (blocked by an alarm, half-open socket) will not start again on
         // this connection: drop it so the next publish starts clean.
-        this.logger.warn('amqp_confirm_timeout', { broker: this.broker, exchange, fileId: messageId, confirmTimeoutMs });
+        this.logger.warn('amqp_confirm_timeout', { broker: this.broker, exchange, fileId: messageId, serverId: message.serverId, confirmTimeoutMs });
         this.discard(link);
         settle(new PublishError('timeout', `${this.context()}: no confirm within ${confirmTimeoutMs} ms`));
       }, confirmTimeoutMs);

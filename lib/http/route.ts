@@ -11,7 +11,7 @@ import { bearerMatches } from './auth';
 import { problemResponse, toProblem } from './problem';
 
 /** Logs what happens before (or without) a valid configuration, which sets the real logger's level. */
-export const bootstrapLogger: Logger = createLogger({ level: 'info', base: { service: 'sluice' } });
+export const bootstrapLogger: Logger = createLogger({ level: 'info' });
 
 /** Requests larger than this are refused with 413; a server registration is a few KiB at most. */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -51,6 +51,8 @@ export interface RouteRuntime {
   logger: Logger;
   /** The token callers must present; only consulted for authenticated routes. */
   apiToken(): Promise<string>;
+  /** Around each request: its id on the log lines, and what the use case counted written at its end. */
+  invocation?: { begin(context: Context): void; end(): Promise<void> };
 }
 
 interface RouteContext extends Context {
@@ -104,9 +106,16 @@ export function route<B extends z.ZodType | undefined, P extends z.ZodType | und
       // Lambda's request id: unique per invocation everywhere (serverless-offline fakes API Gateway's).
       request.context.sluiceRequestId = request.context.awsRequestId || randomUUID();
       request.context.sluiceStartedAt = Date.now();
+      optionalRuntime()?.invocation?.begin(request.context);
     },
-    after: (request: Request) => accessLog(request),
-    onError: (request: Request) => {
+    after: async (request: Request) => {
+      await optionalRuntime()?.invocation?.end();
+      accessLog(request);
+    },
+    onError: async (request: Request) => {
+      await optionalRuntime()
+        ?.invocation?.end()
+        .catch((error: unknown) => logger().error('invocation_end_failed', { error: error instanceof Error ? error.message : String(error) }));
       const requestId = request.context.sluiceRequestId ?? randomUUID();
       const problem = toProblem(request.error, requestId, request.event.rawPath);
       if (request.error instanceof ConfigError) {
@@ -123,13 +132,18 @@ export function route<B extends z.ZodType | undefined, P extends z.ZodType | und
     },
   };
 
-  /** The runtime's logger, or the bootstrap one when the runtime cannot be built (bad configuration). */
-  function logger(): Logger {
+  /** The runtime, or undefined when it cannot be built (a bad configuration, answered as a 500 problem). */
+  function optionalRuntime(): RouteRuntime | undefined {
     try {
-      return runtime().logger;
+      return runtime();
     } catch {
-      return bootstrapLogger;
+      return undefined;
     }
+  }
+
+  /** The runtime's logger, or the bootstrap one when the runtime cannot be built. */
+  function logger(): Logger {
+    return optionalRuntime()?.logger ?? bootstrapLogger;
   }
 
   function accessLog(request: Request) {

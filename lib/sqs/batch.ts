@@ -37,6 +37,7 @@ export function sqsBatchHandler<S extends z.ZodType>(
         } catch (error) {
           logger().error('sqs_message_failed', {
             messageId: record.messageId,
+            ...subjectOf(message),
             receiveCount: record.attributes.ApproximateReceiveCount,
             error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
           });
@@ -46,6 +47,13 @@ export function sqsBatchHandler<S extends z.ZodType>(
     );
     return { batchItemFailures: results.filter((id): id is string => id !== undefined).map((itemIdentifier) => ({ itemIdentifier })) };
   };
+}
+
+/** The file and server a job is about, when it names them: every log line about a file carries both. */
+function subjectOf(message: unknown): { fileId?: string; serverId?: string } {
+  if (typeof message !== 'object' || message === null) return {};
+  const { fileId, serverId } = message as Record<string, unknown>;
+  return { ...(typeof fileId === 'string' ? { fileId } : {}), ...(typeof serverId === 'string' ? { serverId } : {}) };
 }
 
 /**

@@ -65,7 +65,7 @@ export async function uploadWhole(
   const sha256 = createHash('sha256').update(body).digest('hex');
   const object = await sendVerified(
     () => deps.store.putObject(key, body, sha256, metadata),
-    (attempt) => deps.logger.warn('checksum_refused', { fileId: file.fileId, serverName: file.serverName, remotePath: file.remotePath, attempt }),
+    (attempt) => deps.logger.warn('checksum_refused', { fileId: file.fileId, serverId: file.serverId, serverName: file.serverName, remotePath: file.remotePath, attempt }),
   );
   return { status: 'done', sha256, object, bytesRead: body.length };
 }
@@ -86,7 +86,7 @@ interface Resumed {
  * aborted and the file started over.
  */
 async function resumeOrStartUpload(file: ClaimedFile, key: string, metadata: ObjectMetadata, deps: UploadDeps): Promise<Resumed> {
-  const log = { fileId: file.fileId, serverName: file.serverName, remotePath: file.remotePath };
+  const log = { fileId: file.fileId, serverId: file.serverId, serverName: file.serverName, remotePath: file.remotePath };
   const saved = file.upload;
   if (saved) {
     const resumed = await resume(saved, file, deps).catch((error: unknown) => {
@@ -148,7 +148,7 @@ export async function uploadInParts(
 ): Promise<UploadOutcome> {
   const { upload, parts, digest: runningDigest, storedAhead } = await resumeOrStartUpload(file, key, metadata, deps);
   const { uploadId, partSize } = upload;
-  const log = { fileId: file.fileId, serverName: file.serverName, remotePath: file.remotePath };
+  const log = { fileId: file.fileId, serverId: file.serverId, serverName: file.serverName, remotePath: file.remotePath };
   let offset = upload.uploadedBytes;
   let bytesRead = 0;
 

@@ -1,7 +1,7 @@
 import { backoffSeconds } from '../domain/backoff';
 import { SecretInvalidError } from '../domain/credentials';
 import { ConflictError, NotFoundError, PublishError, ServiceUnavailableError } from '../errors';
-import type { FileCatalog, FileIngestedMessage, FileView, Logger, NotificationLedger, NotifyJob, Publisher, StatsRecorder } from '../ports';
+import type { FileCatalog, FileIngestedMessage, FileView, Logger, NotificationLedger, NotifyJob, Publisher, OperationalMetrics, StatsRecorder } from '../ports';
 
 export interface NotifyDeps {
   files: FileCatalog;
@@ -16,6 +16,8 @@ export interface NotifyDeps {
   random?: () => number;
   /** Counts first announcements and their latency (flushed by the handler at the end of the invocation). */
   stats?: StatsRecorder;
+  /** Rates and latencies for alarms and the dashboard (CloudWatch EMF on AWS). */
+  metrics?: OperationalMetrics;
 }
 
 export type NotifyOutcome =
@@ -76,6 +78,7 @@ export async function notifyFile(job: NotifyJob, deps: NotifyDeps, options: { ag
     const attempts = await deps.ledger.recordFailure(file.fileId, { code, message: recorded });
     if (!retryable && attempts >= deps.maxRejections) {
       await deps.ledger.park(file.fileId);
+      deps.metrics?.notificationParked(code);
       deps.logger.error('notification_parked', { ...log, code, error: text, attempts });
       return { status: 'parked', code, message: recorded };
     }
@@ -92,7 +95,10 @@ export async function notifyFile(job: NotifyJob, deps: NotifyDeps, options: { ag
   const notifiedAt = new Date();
   if (await deps.ledger.markNotified(file.fileId, notifiedAt)) {
     deps.stats?.transition(file.serverId, 'uploaded', 'notified');
-    deps.stats?.notified(file.serverId, (notifiedAt.getTime() - Date.parse(file.discoveredAt)) / 1000);
+    const detectToNotifySeconds = (notifiedAt.getTime() - Date.parse(file.discoveredAt)) / 1000;
+    deps.stats?.notified(file.serverId, detectToNotifySeconds);
+    // A renotify is not a new ingest: its latency would be the file's age.
+    if (!options.again) deps.metrics?.fileNotified(detectToNotifySeconds);
   }
   deps.logger.info('file_notified', { ...log, key: message.key, again: options.again ?? false });
   return { status: 'notified', message };

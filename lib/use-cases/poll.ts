@@ -22,7 +22,7 @@ import type {
   ServerStore,
   SftpConnector,
   SftpSession,
-  StatsRecorder,
+  OperationalMetrics, StatsRecorder,
   TransferJob,
 } from '../ports';
 
@@ -48,6 +48,8 @@ export interface PollDeps {
   random?: () => number;
   /** Counts the versions created (flushed by the handler at the end of the invocation). */
   stats?: StatsRecorder;
+  /** Rates and latencies for alarms and the dashboard (CloudWatch EMF on AWS). */
+  metrics?: OperationalMetrics;
 }
 
 export type PollResult =
@@ -203,6 +205,7 @@ async function listAndTake(server: ServerRecord, session: SftpSession, state: Po
               if (result.created) {
                 deps.stats?.transition(server.id, undefined, 'quarantined');
                 deps.stats?.failure(server.id, 'unsafe_name', new Date(detected.discoveredAt));
+                deps.metrics?.fileFailed('unsafe_name', 'quarantined');
                 deps.logger.warn('file_quarantined', { serverId: server.id, serverName: server.name, fileId, remotePath: file.path, code: 'unsafe_name', reason: unsafe.reason });
               }
               return;
@@ -218,7 +221,7 @@ async function listAndTake(server: ServerRecord, session: SftpSession, state: Po
             }
           } catch (error) {
             diff.retryLater(fingerprint, firstSeen);
-            deps.logger.warn('ledger_write_failed', { serverId: server.id, serverName: server.name, remotePath: file.path, error: String(error) });
+            deps.logger.warn('ledger_write_failed', { serverId: server.id, serverName: server.name, fileId, remotePath: file.path, error: String(error) });
           }
         }),
       );
@@ -279,6 +282,7 @@ async function recordFailure(
   const failures = state.consecutiveFailures + 1;
   const delaySeconds = backoffSeconds(failures, deps.backoffCapSeconds, deps.random);
   const nextPollAt = new Date(startedAt.getTime() + delaySeconds * 1000);
+  deps.metrics?.pollFailed(code, failures);
   deps.logger.warn('poll_failed', {
     serverId: server.id,
     serverName: server.name,

@@ -19,7 +19,7 @@ import type {
   ServerStore,
   SftpConnector,
   SftpSession,
-  StatsRecorder,
+  OperationalMetrics, StatsRecorder,
   TransferJob,
   TransferLedger,
 } from '../ports';
@@ -58,6 +58,8 @@ export interface TransferDeps {
   random?: () => number;
   /** Counts the status changes (flushed by the handler at the end of the invocation). */
   stats?: StatsRecorder;
+  /** Rates and latencies for alarms and the dashboard (CloudWatch EMF on AWS). */
+  metrics?: OperationalMetrics;
 }
 
 export type TransferOutcome =
@@ -120,6 +122,7 @@ export async function transferFile(job: TransferJob, deps: TransferDeps): Promis
     return { status: unclaimed[claim] };
   }
   const file = claim;
+  const claimedAt = Date.now();
   deps.stats?.transition(file.serverId, file.previousStatus, 'transferring');
   const log = { fileId: file.fileId, serverId: file.serverId, serverName: file.serverName, remotePath: file.remotePath };
 
@@ -209,6 +212,7 @@ export async function transferFile(job: TransferJob, deps: TransferDeps): Promis
     await deps.ledger.markUploaded(file.fileId, deps.instanceId, result);
     deps.stats?.transition(file.serverId, 'transferring', 'uploaded');
     deps.stats?.ingested(file.serverId, file.size, new Date());
+    deps.metrics?.fileIngested(file.size, (Date.now() - claimedAt) / 1000);
     deps.logger.info('file_uploaded', { ...log, key, versionId: object.versionId, size: file.size, sha256: uploaded.sha256, bytesRead: uploaded.bytesRead, attempts: file.attempts });
     await deps.notifications.sendAll([{ fileId: file.fileId }]);
     await afterIngest(server, file, session, deps);
@@ -241,10 +245,11 @@ async function afterIngest(server: ServerRecord, file: ClaimedFile, session: Sft
       const target = `${server.afterIngest.slice(5).replace(/\/$/, '')}/${file.relativePath}`;
       await session.move(file.remotePath, target);
     }
-    deps.logger.info('after_ingest_done', { fileId: file.fileId, serverName: file.serverName, remotePath: file.remotePath, action: server.afterIngest });
+    deps.logger.info('after_ingest_done', { fileId: file.fileId, serverId: file.serverId, serverName: file.serverName, remotePath: file.remotePath, action: server.afterIngest });
   } catch (error) {
     deps.logger.warn('after_ingest_failed', {
       fileId: file.fileId,
+      serverId: file.serverId,
       serverName: file.serverName,
       remotePath: file.remotePath,
       action: server.afterIngest,
@@ -264,6 +269,7 @@ async function finalize(
   if (await deps.ledger.markFinal(file.fileId, deps.instanceId, status, { code, message })) {
     deps.stats?.transition(file.serverId, 'transferring', status);
     if (status === 'quarantined') deps.stats?.failure(file.serverId, code, new Date());
+    deps.metrics?.fileFailed(code, status);
   }
   if (status === 'quarantined') await parkInDeadLetterQueue(file, deps);
   deps.logger[status === 'vanished' ? 'warn' : 'error'](status === 'vanished' ? 'file_vanished' : 'transfer_quarantined', {
@@ -279,7 +285,7 @@ async function finalize(
 /** The dead-letter queue holds quarantined jobs for operators; the ledger stays the record of truth. */
 async function parkInDeadLetterQueue(file: ClaimedFile, deps: TransferDeps): Promise<void> {
   const job: TransferJob = { fileId: file.fileId, serverId: file.serverId, remotePath: file.remotePath, size: file.size, mtime: file.mtime };
-  await deps.deadLetters.sendAll([job]).catch((error: unknown) => deps.logger.warn('dead_letter_failed', { fileId: file.fileId, error: String(error) }));
+  await deps.deadLetters.sendAll([job]).catch((error: unknown) => deps.logger.warn('dead_letter_failed', { fileId: file.fileId, serverId: file.serverId, error: String(error) }));
 }
 
 async function recordFailure(file: ClaimedFile, error: unknown, deps: TransferDeps): Promise<TransferOutcome> {
@@ -301,6 +307,7 @@ async function recordFailure(file: ClaimedFile, error: unknown, deps: TransferDe
   if (await deps.ledger.markFailed(file.fileId, deps.instanceId, { code, message }, new Date(Date.now() + delaySeconds * 1000))) {
     deps.stats?.transition(file.serverId, 'transferring', 'failed');
     deps.stats?.failure(file.serverId, code, new Date());
+    deps.metrics?.fileFailed(code, 'retrying');
   }
   deps.logger.warn('transfer_failed', { ...log, attempts: file.attempts, retryInSeconds: Math.round(delaySeconds) });
   return { status: 'retry', code, delaySeconds };

@@ -139,6 +139,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       AMQP_URL: env.AMQP_URL ?? LOCAL_AMQP_URL,
       // Partners are simulated on loopback here; everything else a deployed stage denies stays denied.
       SFTP_DENY_CIDRS: env.SFTP_DENY_CIDRS || ALWAYS_DENIED_CIDRS.join(','),
+      // Embedded-format metrics mean something to CloudWatch only; locally GET /metrics shows the
+      // counters. The test stack turns them on to check what the functions emit.
+      POWERTOOLS_METRICS_DISABLED: env.POWERTOOLS_METRICS_DISABLED ?? 'true',
       // fauxqs refuses request bodies over 11 MiB, and takes a tagging request for a new object body.
       ...(s3Kind === 'fauxqs' ? { S3_MAX_PART_SIZE_MIB: env.S3_MAX_PART_SIZE_MIB ?? '10', S3_OBJECT_TAGS: 'false' } : {}),
     };

@@ -3,7 +3,8 @@ import { after, before, describe, it } from 'node:test';
 import type { ChannelModel } from 'amqplib';
 import { DynamoStatsReconciler } from '../../lib/adapters/dynamodb-stats';
 import { FILE_STATUS_ORDER } from '../../lib/domain/stats';
-import { api, dynamoClient, stage, uniqueName } from '../helpers/api';
+import { METRIC } from '../../lib/adapters/emf-metrics';
+import { api, dynamoClient, functionLog, stage, uniqueName } from '../helpers/api';
 import { eventually } from '../helpers/eventually';
 import { parsePrometheusText, sampleValue } from '../helpers/prometheus-text';
 import { bindIngestedQueue } from '../helpers/rabbitmq';
@@ -35,9 +36,60 @@ async function statusCounts(serverId: string): Promise<Record<string, number>> {
   return counts;
 }
 
+interface EmfLine {
+  _aws: { Timestamp: number; CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string; Unit: string }[] }[] };
+  [name: string]: unknown;
+}
+
+/**
+ * What the functions printed about this server's files: every log line naming one of its files also
+ * names the server and the invocation (request id); and their CloudWatch metrics (embedded metric
+ * format) counted each file's bytes, its transfer time and its detection-to-notification latency.
+ */
+async function functionsLogAndMetrics(serverId: string, sizes: number[]) {
+  const files = (await api('GET', `/files?serverId=${serverId}&limit=100`)).json.items as { fileId: string }[];
+  const fileIds = new Set(files.map((file) => file.fileId));
+  const parsed = () =>
+    functionLog()
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+  const about = parsed().filter((line) => typeof line.fileId === 'string' && fileIds.has(line.fileId));
+  for (const event of ['file_detected', 'file_uploaded', 'file_notified']) {
+    assert.equal(about.filter((line) => line.event === event).length, 3, `three ${event} lines`);
+  }
+  for (const line of about) {
+    assert.equal(line.serverId, serverId, `${String(line.event)} names the server`);
+    assert.match(String(line.requestId), /^[\w-]{8,}$/, `${String(line.event)} names its invocation`);
+    assert.equal(line.service, `sluice-${stage()}`);
+  }
+  // The notifier publishes its metrics as its invocation ends, just after its log lines.
+  const emf = await eventually(
+    'the metrics lines of the three files',
+    async () => {
+      const lines = parsed().filter((line): line is EmfLine => typeof line._aws === 'object' && line.service === `sluice-${stage()}`);
+      const values = (name: string) => lines.flatMap((line) => (line[name] === undefined ? [] : [line[name]].flat() as number[]));
+      return sizes.every((size) => values(METRIC.bytesIngested).includes(size)) && values(METRIC.detectToNotify).length >= 3 ? { lines, values } : undefined;
+    },
+    20_000,
+    { everyMs: 250 },
+  );
+  const ingestLine = emf.lines.find((line) => [line[METRIC.bytesIngested]].flat().includes(sizes[0]))!;
+  const declared = ingestLine._aws.CloudWatchMetrics[0]!;
+  assert.equal(declared.Namespace, 'sluice');
+  assert.deepEqual(declared.Dimensions, [['service']]);
+  assert.deepEqual(
+    [METRIC.filesIngested, METRIC.bytesIngested, METRIC.transferDuration].map((name) => declared.Metrics.find((metric) => metric.Name === name)?.Unit),
+    ['Count', 'Bytes', 'Seconds'],
+  );
+  assert.ok(emf.values(METRIC.transferDuration).every((seconds) => seconds >= 0 && seconds < 150));
+  assert.ok(emf.values(METRIC.detectToNotify).every((seconds) => seconds >= 0 && seconds < 300));
+}
+
 describe('GET /stats and GET /metrics through the running stack', () => {
   it("count a server's files as the files API shows them, and /metrics parses as Prometheus text", async () => {
-    const contents = { 'a.csv': 'alpha', 'b.csv': 'bravo!', 'c.csv': 'charlie-7' };
+    // Sizes no other test uses: the functions' metrics lines are found by them below.
+    const contents = { 'a.csv': 'a'.repeat(1237), 'b.csv': 'b'.repeat(2741), 'c.csv': 'c'.repeat(3319) };
     for (const [name, body] of Object.entries(contents)) writeRemoteFile(sshd, `metrics/${name}`, body, 1_700_000_000);
     const created = await api('POST', '/servers', {
       body: { name: uniqueName('metrics'), host: '127.0.0.1', port: sshd.port, username: sshd.username, password: sshd.password, remoteDir: `${sshd.root}/metrics`, stableAfterSeconds: 0 },
@@ -87,6 +139,8 @@ describe('GET /stats and GET /metrics through the running stack', () => {
 
     // The sweeper's reconcile, against the same table: it counts what the files API shows and its
     // correction lands in the counters /stats reads.
+    await functionsLogAndMetrics(serverId, Object.values(contents).map((body) => body.length));
+
     const dynamo = dynamoClient();
     try {
       const reconciler = new DynamoStatsReconciler({ client: dynamo, table: `sluice-${stage()}-files` });

@@ -4,6 +4,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { METRIC } from '../../lib/adapters/emf-metrics';
 
 const workDir = mkdtempSync(join(tmpdir(), 'sluice-package-'));
 after(() => {
@@ -136,6 +137,15 @@ describe('serverless package', () => {
       for (const metric of ['Errors', 'Throttles']) assert.ok(watched('AWS/Lambda', metric).includes(JSON.stringify([{ Name: 'FunctionName', Value: { Ref: `${fn}LambdaFunction` } }])), `${fn} ${metric}`);
     }
     assert.equal(watched('AWS/ApiGateway', '5xx').length, 1);
+    // The functions' own metrics (embedded metric format) under the stage's service: quarantines,
+    // a server's run of failed polls, parked announcements; each alarm names a metric they emit.
+    const service = JSON.stringify([{ Name: 'service', Value: 'sluice-ci' }]);
+    for (const metric of [METRIC.filesQuarantined, METRIC.pollConsecutiveFailures, METRIC.notificationsParked]) {
+      assert.deepEqual(watched('sluice', metric), [service], metric);
+    }
+    assert.equal(alarms.find(([, alarm]) => alarm.Properties.MetricName === METRIC.pollConsecutiveFailures)![1].Properties.Statistic, 'Maximum');
+    assert.equal(printed.provider.environment.POWERTOOLS_SERVICE_NAME, 'sluice-ci');
+    assert.equal(printed.provider.environment.POWERTOOLS_METRICS_NAMESPACE, 'sluice');
     assert.equal(Resources.AlarmTopic?.Type, 'AWS::SNS::Topic');
     assert.equal(Resources.AlarmEmailSubscription?.Condition, 'HasAlarmEmail');
     assert.ok(Conditions.HasAlarmEmail, 'the condition is declared');
@@ -144,6 +154,9 @@ describe('serverless package', () => {
     assert.equal(dashboard.Type, 'AWS::CloudWatch::Dashboard');
     const [body] = dashboard.Properties.DashboardBody['Fn::Sub'] as [string, Record<string, unknown>];
     const widgets = (JSON.parse(body.replace(/\$\{[^}]+\}/g, 'x')) as { widgets: { properties: { title: string } }[] }).widgets;
-    assert.ok(widgets.length >= 5, 'queue depths and ages, function errors and durations, API requests');
+    assert.ok(widgets.length >= 9, 'queue depths and ages, function errors and durations, API requests, ingest, latency, failures');
+    // Every metric the functions emit is on the dashboard (failures by code through one SEARCH).
+    for (const metric of Object.values(METRIC)) assert.ok(body.includes(`"${metric}"`) || body.includes(`\\"${metric}\\"`), `${metric} on the dashboard`);
+    assert.deepEqual(dashboard.Properties.DashboardBody['Fn::Sub'][1].Service, 'sluice-ci');
   });
 });
