@@ -39,8 +39,11 @@ export interface ServerStore {
 export interface SecretStore {
   /** Creates a secret and returns its ARN. */
   create(name: string, credentials: ServerCredentials, description: string): Promise<string>;
-  /** Stores a new version that replaces the current value. */
-  replace(arn: string, credentials: ServerCredentials): Promise<void>;
+  /**
+   * Stores a new version that replaces the current value; 'gone' (nothing written) when the secret
+   * was deleted or is scheduled for deletion.
+   */
+  replace(arn: string, credentials: ServerCredentials): Promise<'replaced' | 'gone'>;
   /** A value that is not sluice credentials is a SecretInvalidError (naming the secret, quoting none of it). */
   read(arn: string): Promise<ServerCredentials>;
   /**

@@ -10,6 +10,9 @@ import {
 import { parseCredentials, serializeCredentials, type ServerCredentials } from '../domain/credentials';
 import type { SecretStore } from '../ports';
 
+/** How Secrets Manager words an InvalidRequestException about a secret scheduled for deletion. */
+const MARKED_FOR_DELETION = /marked for deletion|scheduled for deletion/i;
+
 /** One secret per server, holding a JSON document; its type says which authentication it carries. */
 export class SecretsManagerStore implements SecretStore {
   constructor(
@@ -33,8 +36,14 @@ export class SecretsManagerStore implements SecretStore {
     return ARN;
   }
 
-  async replace(arn: string, credentials: ServerCredentials): Promise<void> {
-    await this.options.client.send(new PutSecretValueCommand({ SecretId: arn, SecretString: serializeCredentials(credentials) }));
+  async replace(arn: string, credentials: ServerCredentials): Promise<'replaced' | 'gone'> {
+    try {
+      await this.options.client.send(new PutSecretValueCommand({ SecretId: arn, SecretString: serializeCredentials(credentials) }));
+      return 'replaced';
+    } catch (error) {
+      if (error instanceof ResourceNotFoundException || (error instanceof InvalidRequestException && MARKED_FOR_DELETION.test(error.message))) return 'gone';
+      throw error;
+    }
   }
 
   /** Throws a SecretInvalidError (naming the secret, quoting none of it) when the value is not sluice credentials. */
@@ -56,7 +65,7 @@ export class SecretsManagerStore implements SecretStore {
     } catch (error) {
       if (error instanceof ResourceNotFoundException) return;
       // Scheduling a secret already scheduled for deletion is refused this way: it is as asked.
-      if (!options.force && error instanceof InvalidRequestException && /marked for deletion|scheduled for deletion/i.test(error.message)) return;
+      if (!options.force && error instanceof InvalidRequestException && MARKED_FOR_DELETION.test(error.message)) return;
       throw error;
     }
   }

@@ -203,10 +203,20 @@ export async function updateServer(id: string, input: UpdateServerInput, deps: S
   };
   const conflict = afterIngestConflict(next);
   if (conflict) throw new ValidationError([{ field: 'afterIngest', message: conflict }]);
+  // A name of its own, whatever the version: a servers table restored to an earlier point brings
+  // back versions whose secrets (created after that point) still hold their `/v<version>` names.
+  // Eight characters, not six: a name ending in `-` and six characters reads as a full ARN's suffix.
+  const newSecret = (credentials: ServerCredentials) =>
+    deps.secrets.create(`${deps.secretPrefix}${id}/v${next.version}-${deps.ids.newId().replace(/-/g, '').slice(-8)}`, credentials, `SFTP credentials of sluice server ${next.name} (${id})`);
   if (credentials !== undefined && newDestination) {
-    next.secretArn = await deps.secrets.create(`${deps.secretPrefix}${id}/v${next.version}`, credentials, `SFTP credentials of sluice server ${next.name} (${id})`);
+    next.secretArn = await newSecret(credentials);
   } else if (credentials !== undefined) {
-    await deps.secrets.replace(current.secretArn, credentials);
+    if ((await deps.secrets.replace(current.secretArn, credentials)) === 'gone') {
+      // Deleted, or scheduled for deletion (e.g. the record was restored from before a change of
+      // destination): the new credentials get a secret of their own, switched to as a move's are.
+      next.secretArn = await newSecret(credentials);
+      deps.logger.warn('server_secret_recreated', { serverId: id, serverName: current.name, previousSecretArn: current.secretArn });
+    }
     deps.logger.info('server_credentials_rotated', { serverId: id, serverName: current.name });
   }
   let result;

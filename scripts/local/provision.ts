@@ -108,7 +108,8 @@ export async function provision(service: ResolvedService, clients: ProvisionClie
   const entries = Object.entries(resources);
 
   for (const [, resource] of entries.filter(([, r]) => r.Type === 'AWS::DynamoDB::Table')) {
-    const { PointInTimeRecoverySpecification: _pitr, SSESpecification: _sse, TimeToLiveSpecification: ttl, ...table } =
+    // What protects a deployed table (backups, encryption, deletion protection) has no local meaning.
+    const { PointInTimeRecoverySpecification: _pitr, SSESpecification: _sse, DeletionProtectionEnabled: _protection, TimeToLiveSpecification: ttl, ...table } =
       resource.Properties as Record<string, unknown>;
     const input = table as unknown as CreateTableCommandInput;
     try {

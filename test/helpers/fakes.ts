@@ -50,14 +50,17 @@ export class InMemorySecretStore implements SecretStore {
   readonly secrets = new Map<string, { name: string; value: ServerCredentials; versions: number }>();
   async create(name: string, credentials: ServerCredentials) {
     const arn = `arn:aws:secretsmanager:us-east-1:000000000000:secret:${name}-abc123`;
+    // As Secrets Manager: a name is taken while its secret exists.
+    if (this.secrets.has(arn)) throw new Error(`a secret named ${name} already exists`);
     this.secrets.set(arn, { name, value: credentials, versions: 1 });
     return arn;
   }
   async replace(arn: string, credentials: ServerCredentials) {
     const secret = this.secrets.get(arn);
-    if (!secret) throw new Error('no such secret');
+    if (!secret) return 'gone' as const;
     secret.value = credentials;
     secret.versions++;
+    return 'replaced' as const;
   }
   async read(arn: string) {
     const secret = this.secrets.get(arn);

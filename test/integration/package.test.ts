@@ -15,6 +15,8 @@ after(() => {
 interface CfnResource {
   Type: string;
   Condition?: string;
+  DeletionPolicy?: string;
+  UpdateReplacePolicy?: string;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   Properties?: any;
 }
@@ -116,6 +118,32 @@ describe('serverless package', () => {
     const queues = ofType('AWS::SQS::Queue');
     assert.equal(queues.length, 6);
     for (const [name, queue] of queues) assert.equal(queue.Properties.SqsManagedSseEnabled, true, name);
+
+    // What survives what (docs/BACKUP-RESTORE.md): the tables and the bucket outlive the stack and any
+    // change that would replace them; every table keeps point-in-time recovery and refuses
+    // DeleteTable; the bucket keeps every version, a replaced one for 30 days (the default).
+    // The framework's deployment bucket holds only build artifacts, which any deploy uploads again.
+    const stateful = [...ofType('AWS::DynamoDB::Table'), ...ofType('AWS::S3::Bucket')].filter(([name]) => name !== 'ServerlessDeploymentBucket');
+    assert.deepEqual(stateful.map(([name]) => name).sort(), ['FilesTable', 'IngestBucket', 'ServersTable']);
+    for (const [name, resource] of stateful) assert.deepEqual([resource.DeletionPolicy, resource.UpdateReplacePolicy], ['Retain', 'Retain'], name);
+    for (const [name, table] of ofType('AWS::DynamoDB::Table')) {
+      assert.equal(table.Properties.PointInTimeRecoverySpecification?.PointInTimeRecoveryEnabled, true, name);
+      assert.equal(table.Properties.DeletionProtectionEnabled, true, name);
+    }
+    const ingestBucket = Resources.IngestBucket!.Properties;
+    assert.equal(ingestBucket.VersioningConfiguration?.Status, 'Enabled');
+    const lifecycle = ingestBucket.LifecycleConfiguration.Rules as { Status: string; NoncurrentVersionExpiration?: { NoncurrentDays: unknown } }[];
+    assert.deepEqual(lifecycle.filter((rule) => rule.NoncurrentVersionExpiration).map((rule) => [rule.Status, Number(rule.NoncurrentVersionExpiration!.NoncurrentDays)]), [['Enabled', 30]]);
+    // Dead-letter queues keep messages 14 days (SQS's most), longer than their source queues (default
+    // 4 days): a standard queue's message keeps its original enqueue time when it is dead-lettered.
+    const FOURTEEN_DAYS = 14 * 24 * 3600;
+    const sources = queues.filter(([, queue]) => queue.Properties.RedrivePolicy);
+    assert.equal(sources.length, 3);
+    for (const [name, source] of sources) {
+      const target = (source.Properties.RedrivePolicy.deadLetterTargetArn as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+      assert.equal(Number(Resources[target]!.Properties.MessageRetentionPeriod), FOURTEEN_DAYS, target);
+      assert.ok(Number(source.Properties.MessageRetentionPeriod ?? 4 * 24 * 3600) < FOURTEEN_DAYS, `${name} keeps messages less long than ${target}`);
+    }
 
     // The HTTP API's stage is throttled (defaults: 50 requests/s, bursts of 100), its other settings kept.
     const stage = Resources.HttpApiStage!;

@@ -127,6 +127,35 @@ describe('updateServer', () => {
     assert.doesNotMatch(JSON.stringify(deps.logger.lines), /new-password|hunter2-secret/);
   });
 
+  it('gives new credentials a secret of their own when the stored one was deleted, and switches the record to it', async () => {
+    const deps = fakeServerDeps();
+    const { id } = await createServer(input(), deps);
+    const goneArn = deps.servers.servers.get(id)!.secretArn;
+    await deps.secrets.delete(goneArn);
+    await updateServer(id, UpdateServerInput.parse({ password: 'after-the-loss' }), deps, { requestId: 'req-2' });
+    const record = deps.servers.servers.get(id)!;
+    assert.notEqual(record.secretArn, goneArn);
+    assert.deepEqual(await deps.secrets.read(record.secretArn), { type: 'password', password: 'after-the-loss' });
+    assert.equal(record.host, 'sftp.example.com', 'the same destination');
+    assert.ok(deps.logger.lines.some((line) => line.event === 'server_secret_recreated' && line.fields.previousSecretArn === goneArn));
+    assert.ok(deps.logger.lines.some((line) => line.event === 'audit' && line.fields.action === 'server.credentials_rotated' && line.fields.requestId === 'req-2'));
+  });
+
+  it('names a new secret apart from the secrets of a version a restored record brings back', async () => {
+    const deps = fakeServerDeps();
+    const { id } = await createServer(input(), deps);
+    const before = structuredClone(deps.servers.servers.get(id)!);
+    await updateServer(id, UpdateServerInput.parse({ host: 'new.example.com', password: 'moved' }), deps);
+    const movedArn = deps.servers.servers.get(id)!.secretArn;
+    // The servers table restored to before the move: version 1 again, the move's secret still there.
+    deps.servers.servers.set(id, before);
+    await updateServer(id, UpdateServerInput.parse({ host: 'new.example.com', password: 'moved-again' }), deps);
+    const record = deps.servers.servers.get(id)!;
+    assert.equal(record.version, 2);
+    assert.notEqual(record.secretArn, movedArn);
+    assert.deepEqual(await deps.secrets.read(record.secretArn), { type: 'password', password: 'moved-again' });
+  });
+
   it('refuses a rename onto another server name', async () => {
     const deps = fakeServerDeps();
     await createServer(input({ name: 'first' }), deps);
