@@ -10,6 +10,7 @@ import { benchUnchangedPoll } from './poll';
 import { benchPipeline } from './pipeline';
 import { benchTransfer } from './transfer';
 import type { BenchResult } from './stats';
+import { errorMessage } from '../lib/errors';
 
 /**
  * `npm run bench`: starts a private local stack and sshd on loopback, runs each benchmark against a
@@ -99,7 +100,7 @@ async function runStackBenchmarks(results: BenchResult[], wanted: (section: stri
             ? { latencyFiles: 0, throughputRuns: 1, fleetServers: 0, reference: false }
             : { latencyFiles: 200, throughputRuns: quick ? 1 : 3, fleetServers: 50, reference: true }));
       } catch (error) {
-        results.push({ title: 'Whole pipeline on the local stack: detection to notification', markdown: `Failed in this run: ${error instanceof Error ? error.message : String(error)}` });
+        results.push({ title: 'Whole pipeline on the local stack: detection to notification', markdown: `Failed in this run: ${errorMessage(error)}` });
       }
     }
   } finally {

@@ -14,15 +14,17 @@ const container = getContainer();
  */
 export async function handler(event: SQSEvent, context?: Context) {
   container.invocation.begin(context);
-  const run = sqsBatchHandler(NotifyJobMessage, () => container.logger, async (job, record) => {
-    // A job marked `again` (server-wide renotify) re-publishes a notified version; 'busy' then means
-    // another notifier is publishing the same message right now, which is what was asked.
-    const outcome = await notifyFile(job, container.notifyDeps, { again: job.again === true });
-    if (outcome.status === 'retry') {
-      await container.notifications.retryAfter?.(record.receiptHandle, outcome.delaySeconds).catch(() => {});
-      throw new Error(`notification will be retried in ${Math.round(outcome.delaySeconds)} s (${outcome.code})`);
-    }
-  });
+  const run = sqsBatchHandler(
+    NotifyJobMessage,
+    () => container.logger,
+    async (job) => {
+      // A job marked `again` (server-wide renotify) re-publishes a notified version; 'busy' then means
+      // another notifier is publishing the same message right now, which is what was asked.
+      const outcome = await notifyFile(job, container.notifyDeps, { again: job.again === true });
+      return outcome.status === 'retry' ? { retryInSeconds: outcome.delaySeconds, code: outcome.code } : undefined;
+    },
+    { retryAfter: (receiptHandle, seconds) => container.notifications.retryAfter(receiptHandle, seconds) },
+  );
   try {
     return await run(event);
   } finally {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ConfigError } from './errors';
 import { HOST_KEY_POLICIES } from './domain/host-key';
 import { ALWAYS_DENIED_CIDRS, LOOPBACK_CIDRS, parseCidr, type Cidr } from './domain/destination';
 
@@ -173,17 +174,6 @@ export const ConfigSchema = z
   });
 
 export type Config = z.infer<typeof ConfigSchema>;
-
-export class ConfigError extends Error {
-  readonly code = 'config_invalid';
-  readonly variables: string[];
-  /** What is wrong with each variable, in words that never repeat its value. */
-  constructor(readonly problems: { variable: string; message: string }[]) {
-    super(`Invalid configuration: ${problems.map((problem) => `${problem.variable}: ${problem.message}`).join('; ')}`);
-    this.name = 'ConfigError';
-    this.variables = problems.map((problem) => problem.variable);
-  }
-}
 
 /** Parses the environment; throws a ConfigError naming every bad variable (never its value). */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {

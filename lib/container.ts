@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { AmqpPublisher, brokerUrlProblem, LOCAL_AMQP_URL } from './adapters/amqp-publisher';
 import { awsClients } from './adapters/aws-clients';
+import { documentClient } from './adapters/dynamodb-documents';
 import { DynamoFileCatalog } from './adapters/dynamodb-file-catalog';
 import { DynamoFileLedger } from './adapters/dynamodb-file-ledger';
 import { DynamoNotificationLedger, DynamoStaleFiles } from './adapters/dynamodb-notification-ledger';
@@ -10,6 +11,7 @@ import { DynamoConnectionSlots, DynamoPollStateStore } from './adapters/dynamodb
 import { DynamoRedriveLedger } from './adapters/dynamodb-redrive-ledger';
 import { DynamoServerStore } from './adapters/dynamodb-server-store';
 import { DynamoStats, DynamoStatsReconciler } from './adapters/dynamodb-stats';
+import { DynamoTableProbe } from './adapters/dynamodb-table-probe';
 import { DynamoTransferLedger } from './adapters/dynamodb-transfer-ledger';
 import { EmfMetrics } from './adapters/emf-metrics';
 import { S3ObjectStore } from './adapters/s3-object-store';
@@ -25,6 +27,7 @@ import { DestinationPolicy } from './domain/destination';
 import { createLogger } from './logger';
 import type { Context } from 'aws-lambda';
 import type { Logger, NotifyJob, PollTick, Publisher, TransferJob } from './ports';
+import type { HealthDeps } from './use-cases/health';
 import type { MetricsDeps } from './use-cases/metrics';
 import type { NotifyDeps } from './use-cases/notify';
 import type { SweepDeps } from './use-cases/sweep';
@@ -38,16 +41,17 @@ import type { ServerTestDeps } from './use-cases/server-test';
 /** Composition root: every adapter is built here, once per cold start, from the parsed Config. */
 export function buildContainer(config: Config) {
   const clients = awsClients(config);
+  const documents = documentClient(clients.dynamodb);
   const reporter = config.SENTRY_DSN ? new SentryReporter({ dsn: config.SENTRY_DSN, environment: config.POWERTOOLS_SERVICE_NAME }) : undefined;
   const logger = createLogger({ level: config.LOG_LEVEL, service: config.POWERTOOLS_SERVICE_NAME, ...(reporter ? { reporter } : {}) });
   const metrics = new EmfMetrics({ namespace: config.POWERTOOLS_METRICS_NAMESPACE, service: config.POWERTOOLS_SERVICE_NAME });
   const secrets = new SecretsManagerStore({ client: clients.secrets, recoveryWindowDays: config.SECRET_RECOVERY_DAYS });
-  const servers = new DynamoServerStore({ client: clients.dynamodb, table: config.SERVERS_TABLE });
-  const pollState = new DynamoPollStateStore({ client: clients.dynamodb, table: config.SERVERS_TABLE });
+  const servers = new DynamoServerStore({ documents, table: config.SERVERS_TABLE });
+  const pollState = new DynamoPollStateStore({ documents, table: config.SERVERS_TABLE });
   const ticks = new SqsJobQueue<PollTick>({ client: clients.sqs, queueName: config.POLL_QUEUE_NAME });
   const clock = { now: () => new Date() };
   // One accumulator per environment: the use cases add to it, each handler flushes it when its invocation ends.
-  const stats = new DynamoStats({ client: clients.dynamodb, table: config.FILES_TABLE, logger });
+  const stats = new DynamoStats({ documents, table: config.FILES_TABLE, logger });
   const destinations = new DestinationPolicy(config.SFTP_DENY_CIDRS, config.SFTP_ALLOW_CIDRS);
   const serverDeps: ServerDeps = {
     servers,
@@ -75,7 +79,7 @@ export function buildContainer(config: Config) {
     logger,
   };
   const scheduleDeps: ScheduleDeps = { servers, pollState, ticks, clock, logger };
-  const slots = new DynamoConnectionSlots({ client: clients.dynamodb, table: config.SERVERS_TABLE });
+  const slots = new DynamoConnectionSlots({ documents, table: config.SERVERS_TABLE });
   const transfers = new SqsJobQueue<TransferJob>({ client: clients.sqs, queueName: config.TRANSFER_QUEUE_NAME });
   const sftp = new Ssh2SftpConnector({
     requestTimeoutMs: config.SFTP_REQUEST_TIMEOUT_SECONDS * 1000,
@@ -88,7 +92,7 @@ export function buildContainer(config: Config) {
     secrets,
     pollState,
     slots,
-    ledger: new DynamoFileLedger({ client: clients.dynamodb, table: config.FILES_TABLE }),
+    ledger: new DynamoFileLedger({ documents, table: config.FILES_TABLE }),
     transfers,
     ticks,
     sftp,
@@ -105,7 +109,7 @@ export function buildContainer(config: Config) {
   const MiB = 1024 * 1024;
   const notifications = new SqsJobQueue<NotifyJob>({ client: clients.sqs, queueName: config.NOTIFY_QUEUE_NAME });
   const transferDeps: TransferDeps = {
-    ledger: new DynamoTransferLedger({ client: clients.dynamodb, table: config.FILES_TABLE }),
+    ledger: new DynamoTransferLedger({ documents, table: config.FILES_TABLE }),
     servers,
     secrets,
     pollState,
@@ -128,10 +132,10 @@ export function buildContainer(config: Config) {
     stats,
     metrics,
   };
-  const files = new DynamoFileCatalog({ client: clients.dynamodb, table: config.FILES_TABLE });
+  const files = new DynamoFileCatalog({ documents, table: config.FILES_TABLE });
   const notifyDeps: NotifyDeps = {
     files,
-    ledger: new DynamoNotificationLedger({ client: clients.dynamodb, table: config.FILES_TABLE }),
+    ledger: new DynamoNotificationLedger({ documents, table: config.FILES_TABLE }),
     publisher: brokerPublisher(config, clients, logger),
     logger,
     leaseSeconds: config.NOTIFY_LEASE_SECONDS,
@@ -141,7 +145,7 @@ export function buildContainer(config: Config) {
     metrics,
   };
   const sweepDeps: SweepDeps = {
-    stale: new DynamoStaleFiles({ client: clients.dynamodb, table: config.FILES_TABLE }),
+    stale: new DynamoStaleFiles({ documents, table: config.FILES_TABLE }),
     notifications,
     transfers,
     store: transferDeps.store,
@@ -151,11 +155,11 @@ export function buildContainer(config: Config) {
     orphanUploadAfterSeconds: config.SWEEP_ORPHAN_UPLOAD_AFTER_HOURS * 3600,
     limit: 1000,
     // Within the sweeper's 120 s timeout, after the repairs above.
-    reconcile: { stats: new DynamoStatsReconciler({ client: clients.dynamodb, table: config.FILES_TABLE }), servers, everySeconds: 3600, budgetMs: 60_000 },
+    reconcile: { stats: new DynamoStatsReconciler({ documents, table: config.FILES_TABLE }), servers, everySeconds: 3600, budgetMs: 60_000 },
   };
   const redriveDeps: RedriveDeps = {
     files,
-    ledger: new DynamoRedriveLedger({ client: clients.dynamodb, table: config.FILES_TABLE }),
+    ledger: new DynamoRedriveLedger({ documents, table: config.FILES_TABLE }),
     servers,
     transfers,
     notifications,
@@ -183,6 +187,13 @@ export function buildContainer(config: Config) {
     stale: sweepDeps.stale,
     clock,
   };
+  /** The token API callers must present: SLUICE_API_TOKEN, or its secret (re-read every few minutes, for rotation). */
+  const apiToken = secretString(
+    config.SLUICE_API_TOKEN !== undefined
+      ? { kind: 'static', value: config.SLUICE_API_TOKEN }
+      : { kind: 'secret', secretId: config.API_TOKEN_SECRET_ID!, client: clients.secrets },
+  );
+  const healthDeps: HealthDeps = { probe: new DynamoTableProbe({ client: clients.dynamodb, table: config.SERVERS_TABLE }), logger };
   /** What every handler does around an invocation (lib/ports.ts StatsRecorder, OperationalMetrics). */
   const invocation = {
     /** Log lines from here on carry the invocation's request id. */
@@ -199,7 +210,7 @@ export function buildContainer(config: Config) {
       }
     },
   };
-  return { config, clients, logger, invocation, serverDeps, serverTestDeps, scheduleDeps, pollDeps, transferDeps, notifyDeps, sweepDeps, redriveDeps, metricsDeps, stats, transfers, notifications, files };
+  return { config, clients, logger, invocation, apiToken, healthDeps, serverDeps, serverTestDeps, scheduleDeps, pollDeps, transferDeps, notifyDeps, sweepDeps, redriveDeps, metricsDeps, stats, transfers, notifications, files };
 }
 export type Container = ReturnType<typeof buildContainer>;
 

@@ -5,18 +5,39 @@ export interface FieldIssue {
 }
 
 /**
- * Base of every error the domain raises on purpose. `code` is stable (clients and logs key on it);
- * `status` is the HTTP status the API maps it to, in one place (lib/http/problem.ts).
- * Messages are written for the caller and never contain secrets.
+ * The errors sluice raises on purpose, all here, in three families:
+ * - DomainError: a request the API refuses; `status` is its HTTP status, mapped in one place
+ *   (lib/http/problem.ts);
+ * - ExternalError: an outside system (SFTP server, broker, object store, a stored secret) failed;
+ *   `retryable` says whether trying again later can help;
+ * - the rest (ConfigError, LeaseLostError, HashStateError, ...): internal conditions a caller
+ *   handles by type.
+ * Every one has a stable `code` (clients, logs and `lastError.code` key on it) and its class name as
+ * `name`. Messages are written for the reader and never contain secrets.
  */
-export abstract class DomainError extends Error {
+export abstract class SluiceError extends Error {
   abstract readonly code: string;
-  abstract readonly status: number;
-  abstract readonly title: string;
 
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = new.target.name;
+  }
+}
+
+export abstract class DomainError extends SluiceError {
+  abstract readonly status: number;
+  abstract readonly title: string;
+}
+
+/** A failure of a system outside sluice, with a stable code and whether a later retry can help. */
+export abstract class ExternalError<Code extends string = string> extends SluiceError {
+  constructor(
+    readonly code: Code,
+    message: string,
+    readonly retryable: boolean,
+    options: { cause?: unknown } = {},
+  ) {
+    super(message, options);
   }
 }
 
@@ -94,24 +115,17 @@ export type SftpErrorCode =
  * A failure talking to an SFTP server, with a stable code shown to operators (`lastError.code`).
  * `retryable` says whether trying again later can help (a refused password or host key cannot).
  */
-export class SftpError extends Error {
-  readonly retryable: boolean;
-  constructor(
-    readonly code: SftpErrorCode,
-    message: string,
-    options: { cause?: unknown; retryable?: boolean } = {},
-  ) {
-    super(message, { cause: options.cause });
-    this.name = 'SftpError';
-    this.retryable = options.retryable ?? true;
+export class SftpError extends ExternalError<SftpErrorCode> {
+  constructor(code: SftpErrorCode, message: string, options: { cause?: unknown; retryable?: boolean } = {}) {
+    super(code, message, options.retryable ?? true, { cause: options.cause });
   }
 }
 
 /** This worker's lease on a file was taken over (it ran past the lease); it must stop touching it. */
-export class LeaseLostError extends Error {
+export class LeaseLostError extends SluiceError {
+  readonly code = 'lease_lost';
   constructor(fileId: string) {
     super(`the transfer lease on ${fileId} was taken over by another worker`);
-    this.name = 'LeaseLostError';
   }
 }
 
@@ -131,16 +145,9 @@ const PUBLISH_RETRYABLE: Record<PublishErrorCode, boolean> = {
  * same message again later can help (a missing exchange or binding, or refused credentials, cannot).
  * Messages name the broker with its password redacted and never carry credentials.
  */
-export class PublishError extends Error {
-  readonly retryable: boolean;
-  constructor(
-    readonly code: PublishErrorCode,
-    message: string,
-    options: { cause?: unknown } = {},
-  ) {
-    super(message, { cause: options.cause });
-    this.name = 'PublishError';
-    this.retryable = PUBLISH_RETRYABLE[code];
+export class PublishError extends ExternalError<PublishErrorCode> {
+  constructor(code: PublishErrorCode, message: string, options: { cause?: unknown } = {}) {
+    super(code, message, PUBLISH_RETRYABLE[code], options);
   }
 }
 
@@ -166,15 +173,65 @@ const STORE_RETRYABLE: Record<StoreErrorCode, boolean> = {
  * `checksum_mismatch`: the bytes it received do not match the SHA-256 sent with them (send again);
  * `upload_lost`: the multipart upload is gone (aborted): start a new one.
  */
-export class StoreError extends Error {
-  readonly retryable: boolean;
-  constructor(
-    readonly code: StoreErrorCode,
-    message: string,
-    options: { cause?: unknown } = {},
-  ) {
-    super(message, { cause: options.cause });
-    this.name = 'StoreError';
-    this.retryable = STORE_RETRYABLE[code];
+export class StoreError extends ExternalError<StoreErrorCode> {
+  constructor(code: StoreErrorCode, message: string, options: { cause?: unknown } = {}) {
+    super(code, message, STORE_RETRYABLE[code], options);
   }
+}
+
+/**
+ * A secret whose value is not what sluice keeps there: credentials that are not JSON or not of the
+ * expected shape, a broker URL that is not one. The message names the secret (an operator's secret by
+ * its id; a server's, shown by the API, as "the stored secret") and what is wrong in general terms,
+ * never any part of the value; and no parser error is kept as `cause`, since JSON.parse's
+ * SyntaxError quotes the start of its input and Node prints causes. Not retryable: trying again
+ * cannot help until someone replaces the value.
+ */
+export class SecretInvalidError extends ExternalError<'secret_invalid'> {
+  constructor(
+    readonly secretId: string,
+    problem: string,
+    /** How the message names the secret; a server's is not named by its ARN (the API does not show where secrets are stored). */
+    label = `secret ${secretId}`,
+  ) {
+    super('secret_invalid', `${label} ${problem}`, false);
+  }
+}
+
+/** The environment's configuration is invalid; each problem names its variable, never its value. */
+export class ConfigError extends SluiceError {
+  readonly code = 'config_invalid';
+  readonly variables: string[];
+  constructor(readonly problems: { variable: string; message: string }[]) {
+    super(`Invalid configuration: ${problems.map((problem) => `${problem.variable}: ${problem.message}`).join('; ')}`);
+    this.variables = problems.map((problem) => problem.variable);
+  }
+}
+
+/** A saved digest state that this build cannot continue (corrupt, or written by another hash build). */
+export class HashStateError extends SluiceError {
+  readonly code = 'hash_state_invalid';
+  constructor(cause: unknown) {
+    super('the saved SHA-256 state cannot be restored', { cause });
+  }
+}
+
+/** A remote path that would make an unsafe object key (lib/domain/object-key.ts says which). */
+export class UnsafeKeyError extends SluiceError {
+  readonly code = 'unsafe_key';
+}
+
+/** A file pattern that is not a valid glob (lib/domain/glob.ts). */
+export class GlobSyntaxError extends SluiceError {
+  readonly code = 'glob_invalid';
+}
+
+/** The message of anything thrown: an Error's message, else its string form. */
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** An error's class and message (`TypeError: x is undefined`), for log lines about unexpected failures. */
+export function errorSummary(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }

@@ -54,6 +54,12 @@ export interface SecretStore {
   delete(arn: string, options?: { force?: boolean }): Promise<void>;
 }
 
+/** Whether what the API needs answers (the health route). */
+export interface ReadinessProbe {
+  /** Resolves when ready; rejects with the reason otherwise. */
+  check(): Promise<void>;
+}
+
 export interface Clock {
   now(): Date;
 }

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
+import { documentClient } from '../lib/adapters/dynamodb-documents';
 import { DynamoFileCatalog } from '../lib/adapters/dynamodb-file-catalog';
 import { DynamoRedriveLedger } from '../lib/adapters/dynamodb-redrive-ledger';
 import { DynamoStats } from '../lib/adapters/dynamodb-stats';
@@ -11,6 +12,7 @@ import { createLogger } from '../lib/logger';
 import type { NotifyJob, TransferJob } from '../lib/ports';
 import { redriveDeadLetters, type DeadLetterKind } from '../lib/use-cases/redrive';
 import { LOCAL_CREDENTIALS } from './local/stack';
+import { errorMessage } from '../lib/errors';
 
 const USAGE = `usage: npm run redrive -- --queue transfer|notify [--dry-run] [--server-id <id>] [--stage <stage>]
 
@@ -56,18 +58,19 @@ async function main(): Promise<number> {
   }
   const region = env.AWS_REGION ?? 'us-east-1';
   const dynamodb = new DynamoDBClient({ region });
+  const documents = documentClient(dynamodb);
   // As the functions do: emulators hand out queue URLs whose hosts need not resolve.
   const sqs = new SQSClient({ region, useQueueUrlAsEndpoint: false });
   const filesTable = env.FILES_TABLE ?? `${prefix}-files`;
   const queueName = (kind === 'transfer' ? env.TRANSFER_QUEUE_NAME : env.NOTIFY_QUEUE_NAME) ?? `${prefix}-${kind}`;
-  const stats = new DynamoStats({ client: dynamodb, table: filesTable });
+  const stats = new DynamoStats({ documents, table: filesTable });
   try {
     const report = await redriveDeadLetters(
       kind,
       {
-        files: new DynamoFileCatalog({ client: dynamodb, table: filesTable }),
-        ledger: new DynamoRedriveLedger({ client: dynamodb, table: filesTable }),
-        servers: new DynamoServerStore({ client: dynamodb, table: env.SERVERS_TABLE ?? `${prefix}-servers` }),
+        files: new DynamoFileCatalog({ documents, table: filesTable }),
+        ledger: new DynamoRedriveLedger({ documents, table: filesTable }),
+        servers: new DynamoServerStore({ documents, table: env.SERVERS_TABLE ?? `${prefix}-servers` }),
         transfers: new SqsJobQueue<TransferJob>({ client: sqs, queueName: env.TRANSFER_QUEUE_NAME ?? `${prefix}-transfer` }),
         notifications: new SqsJobQueue<NotifyJob>({ client: sqs, queueName: env.NOTIFY_QUEUE_NAME ?? `${prefix}-notify` }),
         deadLetters: new SqsDeadLetterQueue({ client: sqs, queueName: `${queueName}-dlq` }),
@@ -90,7 +93,7 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (error: unknown) => {
-    console.error(error instanceof Error ? error.message : String(error));
+    console.error(errorMessage(error));
     process.exit(1);
   },
 );

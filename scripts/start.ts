@@ -3,6 +3,7 @@ import { LOCAL_AMQP_URL, redactAmqpUrl } from '../lib/adapters/amqp-publisher';
 import { MissingJavaError } from './local/dynamodb';
 import { MissingMinioError } from './local/minio';
 import { LocalStackConfigError, startLocalStack } from './local/stack';
+import { errorMessage } from '../lib/errors';
 
 const S3_DESCRIPTIONS = {
   fauxqs: 'fauxqs emulator: objects under 2 GiB, checksums not verified; SLUICE_LOCAL_S3=minio for the real store',
@@ -59,7 +60,7 @@ main().catch((error: unknown) => {
   if (error instanceof MissingJavaError || error instanceof MissingMinioError || error instanceof LocalStackConfigError) {
     console.error(error.message);
   } else {
-    console.error(`sluice failed to start: ${error instanceof Error ? error.message : String(error)}`);
+    console.error(`sluice failed to start: ${errorMessage(error)}`);
   }
   process.exit(1);
 });

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { findMinio, MissingMinioError } from './local/minio';
 import { localS3From, startLocalStack, type LocalS3, type LocalStack } from './local/stack';
+import { errorMessage } from '../lib/errors';
 
 /**
  * `npm test [unit|integration]`: unit tests need nothing; integration tests get a private local
@@ -118,7 +119,7 @@ function runNodeTests(files: string[], env: NodeJS.ProcessEnv): Promise<number> 
 main().then(
   (code) => process.exit(code),
   (error: unknown) => {
-    console.error(error instanceof Error ? error.message : String(error));
+    console.error(errorMessage(error));
     console.log('0 passed, 1 failed');
     process.exit(1);
   },

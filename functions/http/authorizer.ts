@@ -1,5 +1,5 @@
 import type { APIGatewayRequestAuthorizerEventV2, APIGatewaySimpleAuthorizerResult } from 'aws-lambda';
-import { ConfigError } from '../../lib/config';
+import { ConfigError } from '../../lib/errors';
 import { bearerMatches } from '../../lib/http/auth';
 import { httpRuntime } from './runtime';
 

@@ -1,6 +1,5 @@
 import { getContainer } from '../../lib/container';
-import { secretString } from '../../lib/adapters/secret-string';
-import { ConfigError } from '../../lib/config';
+import { ConfigError } from '../../lib/errors';
 import { bootstrapLogger, type RouteRuntime } from '../../lib/http/route';
 
 let runtime: RouteRuntime | undefined;
@@ -18,12 +17,7 @@ try {
 /** Route runtime built from the container once per cold start. */
 export function httpRuntime(): RouteRuntime {
   if (runtime) return runtime;
-  const { config, clients, logger, invocation } = getContainer();
-  const apiToken = secretString(
-    config.SLUICE_API_TOKEN !== undefined
-      ? { kind: 'static', value: config.SLUICE_API_TOKEN }
-      : { kind: 'secret', secretId: config.API_TOKEN_SECRET_ID!, client: clients.secrets },
-  );
+  const { logger, apiToken, invocation } = getContainer();
   runtime = { logger, apiToken, invocation };
   return runtime;
 }

@@ -1,4 +1,3 @@
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
 import type { FileCatalog, FileView, Page } from '../ports';
@@ -73,8 +72,8 @@ const Cursor = z.strictObject({ fileId: z.string(), serverId: z.string(), discov
 export class DynamoFileCatalog implements FileCatalog {
   private readonly documents: DynamoDBDocumentClient;
 
-  constructor(private readonly options: { client: DynamoDBClient; table: string }) {
-    this.documents = DynamoDBDocumentClient.from(options.client);
+  constructor(private readonly options: { documents: DynamoDBDocumentClient; table: string }) {
+    this.documents = options.documents;
   }
 
   async get(fileId: string): Promise<FileView | undefined> {

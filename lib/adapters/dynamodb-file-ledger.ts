@@ -1,4 +1,4 @@
-import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { DetectedFile, FileLedger, LedgerCreateResult } from '../ports';
@@ -10,8 +10,8 @@ import type { DetectedFile, FileLedger, LedgerCreateResult } from '../ports';
 export class DynamoFileLedger implements FileLedger {
   private readonly documents: DynamoDBDocumentClient;
 
-  constructor(private readonly options: { client: DynamoDBClient; table: string }) {
-    this.documents = DynamoDBDocumentClient.from(options.client, { marshallOptions: { removeUndefinedValues: true } });
+  constructor(private readonly options: { documents: DynamoDBDocumentClient; table: string }) {
+    this.documents = options.documents;
   }
 
   async createIfAbsent(file: DetectedFile): Promise<LedgerCreateResult> {

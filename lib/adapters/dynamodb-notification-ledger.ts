@@ -1,4 +1,4 @@
-import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { BatchGetCommand, DynamoDBDocumentClient, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { z } from 'zod';
@@ -13,8 +13,8 @@ import { toView } from './dynamodb-file-catalog';
 export class DynamoNotificationLedger implements NotificationLedger {
   private readonly documents: DynamoDBDocumentClient;
 
-  constructor(private readonly options: { client: DynamoDBClient; table: string }) {
-    this.documents = DynamoDBDocumentClient.from(options.client, { marshallOptions: { removeUndefinedValues: true } });
+  constructor(private readonly options: { documents: DynamoDBDocumentClient; table: string }) {
+    this.documents = options.documents;
   }
 
   async claim(fileId: string, until: Date, again: boolean) {
@@ -98,8 +98,8 @@ const StaleItem = z.object({
 export class DynamoStaleFiles implements StaleFiles {
   private readonly documents: DynamoDBDocumentClient;
 
-  constructor(private readonly options: { client: DynamoDBClient; table: string }) {
-    this.documents = DynamoDBDocumentClient.from(options.client);
+  constructor(private readonly options: { documents: DynamoDBDocumentClient; table: string }) {
+    this.documents = options.documents;
   }
 
   async list(status: FileStatus, since: Date, limit: number): Promise<StaleFile[]> {

@@ -1,4 +1,4 @@
-import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
   BatchGetCommand,
   BatchWriteCommand,
@@ -51,8 +51,8 @@ export class DynamoPollStateStore implements PollStateStore {
   private readonly documents: DynamoDBDocumentClient;
   private readonly table: string;
 
-  constructor(options: { client: DynamoDBClient; table: string }) {
-    this.documents = DynamoDBDocumentClient.from(options.client, { marshallOptions: { removeUndefinedValues: true } });
+  constructor(options: { documents: DynamoDBDocumentClient; table: string }) {
+    this.documents = options.documents;
     this.table = options.table;
   }
 
@@ -163,6 +163,8 @@ export class DynamoPollStateStore implements PollStateStore {
       if (error instanceof ConditionalCheckFailedException) return;
       throw error;
     }
+    // The new snapshot is committed; an old one left behind is unreferenced, never read again, and
+    // costs only its storage.
     if (previousRef && previousRef !== snapshotRef) await this.deleteSnapshot(serverId, previousRef).catch(() => {});
   }
 
@@ -254,8 +256,8 @@ export class DynamoPollStateStore implements PollStateStore {
 export class DynamoConnectionSlots implements ConnectionSlots {
   private readonly documents: DynamoDBDocumentClient;
 
-  constructor(private readonly options: { client: DynamoDBClient; table: string }) {
-    this.documents = DynamoDBDocumentClient.from(options.client);
+  constructor(private readonly options: { documents: DynamoDBDocumentClient; table: string }) {
+    this.documents = options.documents;
   }
 
   async acquire(serverId: string, max: number, owner: string, until: Date): Promise<string | undefined> {

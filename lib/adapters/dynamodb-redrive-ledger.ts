@@ -1,4 +1,4 @@
-import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { FileStatus, FileView, RedriveLedger } from '../ports';
 import { toView } from './dynamodb-file-catalog';
@@ -16,8 +16,8 @@ const UPLOAD_CHECKPOINT = ['uploadId', 'objectKey', 'partSize', 'uploadedBytes',
 export class DynamoRedriveLedger implements RedriveLedger {
   private readonly documents: DynamoDBDocumentClient;
 
-  constructor(private readonly options: { client: DynamoDBClient; table: string }) {
-    this.documents = DynamoDBDocumentClient.from(options.client, { marshallOptions: { removeUndefinedValues: true } });
+  constructor(private readonly options: { documents: DynamoDBDocumentClient; table: string }) {
+    this.documents = options.documents;
   }
 
   async requeue(seen: Pick<FileView, 'fileId' | 'status' | 'statusSince'>, at: Date): Promise<FileView | 'stale'> {

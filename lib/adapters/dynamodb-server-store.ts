@@ -1,4 +1,4 @@
-import { TransactionCanceledException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
 import type { ServerRecord } from '../domain/server';
@@ -135,10 +135,8 @@ export class DynamoServerStore implements ServerStore {
   private readonly documents: DynamoDBDocumentClient;
   private readonly table: string;
 
-  constructor(options: { client: DynamoDBClient; table: string }) {
-    this.documents = DynamoDBDocumentClient.from(options.client, {
-      marshallOptions: { removeUndefinedValues: true },
-    });
+  constructor(options: { documents: DynamoDBDocumentClient; table: string }) {
+    this.documents = options.documents;
     this.table = options.table;
   }
 

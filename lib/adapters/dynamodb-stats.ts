@@ -1,4 +1,3 @@
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { BatchGetCommand, DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { FILE_STATUS_ORDER, snapshotOf, StatsDeltas, windowHours, type Counters, type StatsScope, type StatsSnapshot } from '../domain/stats';
 import type { FileStatus, Logger, StatsReader, StatsReconciler, StatsRecorder } from '../ports';
@@ -21,8 +20,8 @@ export class DynamoStats implements StatsRecorder, StatsReader {
   private readonly documents: DynamoDBDocumentClient;
   private readonly deltas = new StatsDeltas();
 
-  constructor(private readonly options: { client: DynamoDBClient; table: string; logger?: Logger }) {
-    this.documents = DynamoDBDocumentClient.from(options.client);
+  constructor(private readonly options: { documents: DynamoDBDocumentClient; table: string; logger?: Logger }) {
+    this.documents = options.documents;
   }
 
   transition(serverId: string, from: FileStatus | undefined, to: FileStatus): void {
@@ -116,8 +115,8 @@ const RECONCILE_KEY = 'stats#reconcile';
 export class DynamoStatsReconciler implements StatsReconciler {
   private readonly documents: DynamoDBDocumentClient;
 
-  constructor(private readonly options: { client: DynamoDBClient; table: string }) {
-    this.documents = DynamoDBDocumentClient.from(options.client);
+  constructor(private readonly options: { documents: DynamoDBDocumentClient; table: string }) {
+    this.documents = options.documents;
   }
 
   claimReconcile(now: Date, intervalSeconds: number): Promise<boolean> {

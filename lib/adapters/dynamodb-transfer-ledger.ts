@@ -1,4 +1,4 @@
-import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { BatchGetCommand, DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { z } from 'zod';
@@ -32,8 +32,8 @@ export class DynamoTransferLedger implements TransferLedger {
   private readonly documents: DynamoDBDocumentClient;
   private readonly table: string;
 
-  constructor(options: { client: DynamoDBClient; table: string }) {
-    this.documents = DynamoDBDocumentClient.from(options.client, { marshallOptions: { removeUndefinedValues: true } });
+  constructor(options: { documents: DynamoDBDocumentClient; table: string }) {
+    this.documents = options.documents;
     this.table = options.table;
   }
 

@@ -11,7 +11,7 @@ import {
   UploadPartCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { StoreError, type StoreErrorCode } from '../errors';
+import { errorMessage, StoreError, type StoreErrorCode } from '../errors';
 import type { MultipartUploadInfo, ObjectMetadata, ObjectStore, StoredObject, UploadedPart } from '../ports';
 
 /**
@@ -216,6 +216,6 @@ export function classify(error: unknown): StoreError {
   const name = errorName(error);
   const status = error instanceof S3ServiceException ? error.$metadata.httpStatusCode : undefined;
   const code: StoreErrorCode = CODES[name] ?? (status !== undefined && status < 500 ? 'store_rejected' : 'store_unavailable');
-  const message = error instanceof Error ? error.message : String(error);
+  const message = errorMessage(error);
   return new StoreError(code, `${name}: ${message}`, { cause: error });
 }

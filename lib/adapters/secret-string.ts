@@ -1,5 +1,5 @@
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { SecretInvalidError } from '../domain/credentials';
+import { SecretInvalidError } from '../errors';
 
 /** Where a secret string (the API token, the broker URL) comes from: a fixed value (local runs) or a Secrets Manager secret (AWS). */
 export type SecretStringSource =

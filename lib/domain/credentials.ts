@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { SecretInvalidError } from '../errors';
 
 /** What is stored in Secrets Manager for one server. Never persisted anywhere else. */
 export type ServerCredentials =
@@ -6,28 +7,6 @@ export type ServerCredentials =
   | { type: 'privateKey'; privateKey: string; passphrase?: string };
 
 export type AuthMethod = ServerCredentials['type'];
-
-/**
- * A secret whose value is not what sluice keeps there: credentials that are not JSON or not of the
- * expected shape, a broker URL that is not one. The message names the secret (an operator's secret by
- * its id; a server's, shown by the API, as "the stored secret") and what is wrong in general terms,
- * never any part of the value; and no parser
- * error is kept as `cause`, since JSON.parse's SyntaxError quotes the start of its input and Node
- * prints causes. Not retryable: trying again cannot help until someone replaces the value.
- */
-export class SecretInvalidError extends Error {
-  readonly code = 'secret_invalid';
-  readonly retryable = false;
-  constructor(
-    readonly secretId: string,
-    problem: string,
-    /** How the message names the secret; a server's is not named by its ARN (the API does not show where secrets are stored). */
-    label = `secret ${secretId}`,
-  ) {
-    super(`${label} ${problem}`);
-    this.name = 'SecretInvalidError';
-  }
-}
 
 const StoredCredentials = z.discriminatedUnion('type', [
   z.object({ type: z.literal('password'), password: z.string() }),

@@ -34,3 +34,9 @@ export function fingerprint(file: ListedFile): bigint {
   const digest = createHash('sha256').update(`${file.path}\u0000${file.size}\u0000${file.mtime}`).digest();
   return digest.readBigUInt64BE(0);
 }
+
+/** `/in/a/b.csv` under remoteDir `/in` is `a/b.csv`. */
+export function relativeTo(remoteDir: string, path: string): string {
+  const base = remoteDir === '/' ? '' : remoteDir;
+  return path.startsWith(`${base}/`) ? path.slice(base.length + 1) : path.replace(/^\/+/, '');
+}

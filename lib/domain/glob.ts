@@ -1,10 +1,10 @@
+import { GlobSyntaxError } from '../errors';
+
 /**
  * Compiles a shell-style glob into an anchored RegExp: `*` and `?` never cross `/`, `**` does,
  * `[abc]` / `[!abc]` classes, `{a,b}` alternatives, `\` escapes. Throws GlobSyntaxError on
  * malformed input so bad patterns are rejected when a server is registered, not at poll time.
  */
-export class GlobSyntaxError extends Error {}
-
 export function compileGlob(pattern: string): RegExp {
   let source = '';
   let braceDepth = 0;

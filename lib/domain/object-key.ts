@@ -1,7 +1,6 @@
+import { UnsafeKeyError } from '../errors';
 import { unsafeNameReason } from './remote-name';
 
-/** Why a remote path cannot become an object key; such a file is quarantined, never uploaded elsewhere. */
-export class UnsafeKeyError extends Error {}
 
 /**
  * `<keyPrefix>/<path relative to remoteDir>`, for a name that passes unsafeNameReason (no name can

@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { compileGlob, GlobSyntaxError } from './glob';
+import { GlobSyntaxError } from '../errors';
+import { compileGlob } from './glob';
 import type { AuthMethod } from './credentials';
 
 /** A registered SFTP server as stored. Holds the ARN of its credentials, never the credentials. */

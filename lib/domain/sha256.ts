@@ -1,12 +1,5 @@
 import { createSHA256, type IHasher } from 'hash-wasm';
-
-/** A saved digest state that this build cannot continue (corrupt, or written by another hash build). */
-export class HashStateError extends Error {
-  constructor(cause: unknown) {
-    super('the saved SHA-256 state cannot be restored', { cause });
-    this.name = 'HashStateError';
-  }
-}
+import { HashStateError } from '../errors';
 
 const FORMAT = 'w1:';
 

@@ -1,6 +1,5 @@
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { ConfigError } from '../config';
-import { DomainError, ValidationError } from '../errors';
+import { ConfigError, ConflictError, DomainError, ValidationError } from '../errors';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
@@ -32,6 +31,8 @@ export function toProblem(error: unknown, requestId: string, instance?: string):
       code: error.code,
       requestId,
       ...(error instanceof ValidationError ? { errors: error.issues } : {}),
+      // A conflict on one field (a name or key prefix taken) names it as a 400 does, so a form can show it there.
+      ...(error instanceof ConflictError && error.field ? { errors: [{ field: error.field, message: error.message }] } : {}),
     };
   }
   if (error instanceof ConfigError) {

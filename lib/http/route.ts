@@ -2,8 +2,7 @@ import { randomUUID } from 'node:crypto';
 import middy, { type MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import type { z } from 'zod';
-import { PayloadTooLargeError, UnauthorizedError, UnsupportedMediaTypeError, ValidationError } from '../errors';
-import { ConfigError } from '../config';
+import { ConfigError, errorMessage, PayloadTooLargeError, UnauthorizedError, UnsupportedMediaTypeError, ValidationError } from '../errors';
 import { createLogger } from '../logger';
 import type { Logger } from '../ports';
 import { parseOrThrow } from '../validation';
@@ -115,7 +114,7 @@ export function route<B extends z.ZodType | undefined, P extends z.ZodType | und
     onError: async (request: Request) => {
       await optionalRuntime()
         ?.invocation?.end()
-        .catch((error: unknown) => logger().error('invocation_end_failed', { error: error instanceof Error ? error.message : String(error) }));
+        .catch((error: unknown) => logger().error('invocation_end_failed', { error: errorMessage(error) }));
       const requestId = request.context.sluiceRequestId ?? randomUUID();
       const problem = toProblem(request.error, requestId, request.event.rawPath);
       if (request.error instanceof ConfigError) {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { partSizeFor } from '../domain/object-key';
-import { HashStateError, ResumableSha256 } from '../domain/sha256';
-import { LeaseLostError, StoreError } from '../errors';
+import { ResumableSha256 } from '../domain/sha256';
+import { errorMessage, HashStateError, LeaseLostError, StoreError } from '../errors';
 import type { ClaimedFile, Logger, ObjectMetadata, ObjectStore, SftpSession, StoredObject, TransferLedger, UploadedPart } from '../ports';
 
 export interface UploadDeps {
@@ -295,7 +295,7 @@ export async function uploadInParts(
     } catch (error) {
       // The object is committed and verified; the ledger and the announcement carry the digest. A
       // retry here would upload the file again as a new object version.
-      deps.logger.warn('object_digest_tag_failed', { ...log, key, error: error instanceof Error ? error.message : String(error) });
+      deps.logger.warn('object_digest_tag_failed', { ...log, key, error: errorMessage(error) });
     }
     return { status: 'done', sha256, object, bytesRead: offset };
   }

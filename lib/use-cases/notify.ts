@@ -1,7 +1,6 @@
 import { backoffSeconds } from '../domain/backoff';
-import { SecretInvalidError } from '../domain/credentials';
-import { ConflictError, NotFoundError, PublishError, ServiceUnavailableError } from '../errors';
-import type { FileCatalog, FileIngestedMessage, FileView, Logger, NotificationLedger, NotifyJob, Publisher, OperationalMetrics, StatsRecorder } from '../ports';
+import { ConflictError, errorMessage, NotFoundError, PublishError, SecretInvalidError, ServiceUnavailableError } from '../errors';
+import type { FileCatalog, FileIngestedMessage, FileView, Logger, NotificationLedger, NotifyJob, OperationalMetrics, Publisher, StatsRecorder } from '../ports';
 
 export interface NotifyDeps {
   files: FileCatalog;
@@ -71,7 +70,7 @@ export async function notifyFile(job: NotifyJob, deps: NotifyDeps, options: { ag
     // (a raw socket or SDK error), so the file gets a generic message and only the log the details.
     const known = error instanceof PublishError || error instanceof SecretInvalidError;
     const code = known ? error.code : 'publish_failed';
-    const text = error instanceof Error ? error.message : String(error);
+    const text = errorMessage(error);
     const recorded = known ? text : 'unexpected error while publishing (see the notifier log)';
     // A broker secret that is invalid is retried like an outage: parking would strand every file until renotified.
     const retryable = !(error instanceof PublishError) || error.retryable;

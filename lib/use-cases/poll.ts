@@ -1,13 +1,12 @@
 import { backoffSeconds } from '../domain/backoff';
-import { SecretInvalidError } from '../domain/credentials';
-import { fileVersionId, type ListedFile } from '../domain/file-identity';
+import { fileVersionId, relativeTo, type ListedFile } from '../domain/file-identity';
 import { requiredHostKey, type HostKeyPolicy } from '../domain/host-key';
 import type { ListingBounds } from '../domain/listing-bounds';
 import { listingFilter } from '../domain/listing-filter';
 import { escapeName, unsafeNameReason } from '../domain/remote-name';
 import type { ServerRecord } from '../domain/server';
 import { SnapshotDiff } from '../domain/snapshot';
-import { SftpError } from '../errors';
+import { ExternalError, SftpError } from '../errors';
 import type {
   Clock,
   ConnectionSlots,
@@ -15,6 +14,7 @@ import type {
   FileLedger,
   JobQueue,
   Logger,
+  OperationalMetrics,
   PollState,
   PollStateStore,
   PollTick,
@@ -22,7 +22,7 @@ import type {
   ServerStore,
   SftpConnector,
   SftpSession,
-  OperationalMetrics, StatsRecorder,
+  StatsRecorder,
   TransferJob,
 } from '../ports';
 
@@ -133,6 +133,7 @@ export async function pollServer(tick: PollTick, deps: PollDeps): Promise<PollRe
     return await recordFailure(server, state, startedAt, error, deps);
   } finally {
     await session?.close();
+    // A slot not released expires with its lease: the server is only one connection short until then.
     await deps.slots.release(server.id, slot, deps.instanceId).catch(() => {});
   }
 }
@@ -276,7 +277,7 @@ async function recordFailure(
   deps: PollDeps,
 ): Promise<PollResult> {
   // A corrupt secret is the operator's to fix, like a refused password: shown as it is (its message quotes none of the value).
-  const known = error instanceof SftpError || error instanceof SecretInvalidError;
+  const known = error instanceof ExternalError;
   const code = known ? error.code : 'internal';
   const message = known ? error.message : 'unexpected error while polling (see the poller log)';
   const failures = state.consecutiveFailures + 1;
@@ -304,10 +305,4 @@ async function recordFailure(
       .catch((sendError: unknown) => deps.logger.warn('retry_tick_failed', { serverId: server.id, error: String(sendError) }));
   }
   return { status: 'failed', code, retryInSeconds: delaySeconds };
-}
-
-/** `/in/a/b.csv` under remoteDir `/in` is `a/b.csv`. */
-export function relativeTo(remoteDir: string, path: string): string {
-  const base = remoteDir === '/' ? '' : remoteDir;
-  return path.startsWith(`${base}/`) ? path.slice(base.length + 1) : path.replace(/^\/+/, '');
 }

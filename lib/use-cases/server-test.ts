@@ -1,9 +1,7 @@
 import { z } from 'zod';
-import { SecretInvalidError } from '../domain/credentials';
 import { requiredHostKey, type HostKeyPolicy } from '../domain/host-key';
 import { escapeName } from '../domain/remote-name';
-import { NotFoundError, SftpError } from '../errors';
-import { errorSummary } from './servers';
+import { errorSummary, ExternalError, NotFoundError, SftpError } from '../errors';
 import type { Logger, PollStateStore, SecretStore, ServerStore, SftpConnector, SftpSession } from '../ports';
 
 export interface ServerTestDeps {
@@ -80,7 +78,7 @@ export async function testServer(id: string, deps: ServerTestDeps): Promise<Serv
   } catch (error) {
     expired = true;
     result.ok = false;
-    if (error instanceof SftpError || error instanceof SecretInvalidError) {
+    if (error instanceof ExternalError) {
       result.error = { code: error.code, message: error.message };
     } else {
       deps.logger.error('server_test_failed', { serverId: id, error: errorSummary(error) });

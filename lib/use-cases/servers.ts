@@ -1,4 +1,4 @@
-import { ConflictError, NotFoundError, ValidationError, type FieldIssue } from '../errors';
+import { ConflictError, errorSummary, NotFoundError, type FieldIssue, ValidationError } from '../errors';
 import type { DestinationPolicy } from '../domain/destination';
 import type { ServerCredentials } from '../domain/credentials';
 import {
@@ -302,8 +302,4 @@ async function deleteSecretQuietly(
   } catch (error) {
     deps.logger.error('secret_delete_failed', { serverId, secretArn, error: errorSummary(error) });
   }
-}
-
-export function errorSummary(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }

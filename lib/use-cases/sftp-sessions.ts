@@ -66,6 +66,7 @@ export class SftpSessions {
     if (existing && !existing.broken && this.overstayed(existing)) {
       // Idle past its window (the environment was frozen, say): the connection may be long gone.
       this.forget(server.id, existing);
+      // Closing a connection that may be dead already: nothing to do if that fails (its slot expires).
       void existing.opening.then((opened) => (opened === 'no-slot' ? undefined : this.end(opened))).catch(() => {});
     } else if (existing && !existing.broken) {
       clearTimeout(existing.idleTimer);
@@ -153,6 +154,7 @@ export class SftpSessions {
       if (entry.users > 0) continue;
       clearTimeout(entry.idleTimer);
       this.entries.delete(serverId);
+      // An opening that failed has nothing to close.
       ending.push(entry.opening.then((opened) => (opened === 'no-slot' ? undefined : this.end(opened))).catch(() => {}));
     }
     await Promise.all(ending);
@@ -180,6 +182,7 @@ export class SftpSessions {
       const { session } = await this.deps.sftp.connect(server, credentials, expectedHostKey);
       return { serverId: server.id, slot, slotUntil, session };
     } catch (error) {
+      // The connect error is what matters; a slot not released expires with its lease.
       await this.deps.slots.release(server.id, slot, this.deps.instanceId).catch(() => {});
       throw error;
     }
@@ -191,6 +194,7 @@ export class SftpSessions {
 
   private async end(borrowed: BorrowedSession): Promise<void> {
     this.lent.delete(borrowed);
+    // Closing is best effort (the server may be gone); a slot not released expires with its lease.
     await borrowed.session.close().catch(() => {});
     await this.deps.slots.release(borrowed.serverId, borrowed.slot, this.deps.instanceId).catch(() => {});
   }

@@ -1,4 +1,5 @@
 import type { FileStatus, JobQueue, Logger, NotifyJob, ObjectStore, ServerStore, StaleFiles, StatsReconciler, TransferJob } from '../ports';
+import { errorMessage } from '../errors';
 
 export interface SweepDeps {
   stale: StaleFiles;
@@ -117,7 +118,7 @@ async function abortOrphanUploads(deps: SweepDeps, olderThan: Date): Promise<num
       aborted++;
       deps.logger.info('orphan_upload_aborted', { key: upload.key, uploadId: upload.uploadId, initiated: upload.initiated.toISOString() });
     } catch (error) {
-      deps.logger.warn('orphan_upload_abort_failed', { key: upload.key, uploadId: upload.uploadId, error: error instanceof Error ? error.message : String(error) });
+      deps.logger.warn('orphan_upload_abort_failed', { key: upload.key, uploadId: upload.uploadId, error: errorMessage(error) });
     }
   }
   return aborted;

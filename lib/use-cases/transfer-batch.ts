@@ -1,7 +1,110 @@
 import type { ServerRecord } from '../domain/server';
+import { mapWeighted } from '../domain/weighted-map';
+import { errorSummary } from '../errors';
 import type { JobQueue, NotifyJob, ServerStore, TransferJob } from '../ports';
 import { SftpSessions } from './sftp-sessions';
-import type { TransferDeps } from './transfer';
+import { transferFile, type TransferDeps, type TransferOutcome } from './transfer';
+
+/** Leave this much of the invocation for the final checkpoint and re-enqueue. */
+export const YIELD_MARGIN_MS = 90_000;
+/**
+ * A read still going this close to the end is stopped and recorded as a failed attempt (`timeout`),
+ * rather than killed with the invocation: a slow server's files then back off and, after
+ * TRANSFER_MAX_ATTEMPTS, are quarantined; the other files of the batch are not lost with it.
+ */
+export const ABORT_MARGIN_MS = 30_000;
+
+/** One job of a batch, with the id its result is reported by (the SQS message id). */
+export interface BatchEntry {
+  id: string;
+  job: TransferJob;
+}
+
+/**
+ * What became of each entry: a transfer outcome, `deferred` (re-enqueued as a fresh message: its
+ * server at its connection cap, or no time left), `handed-on` (a further large file, sent to another
+ * invocation at once) or `error` (unexpected, e.g. the ledger unreachable).
+ */
+export type BatchEntryResult = TransferOutcome['status'] | 'deferred' | 'handed-on' | 'error';
+
+export interface TransferBatchReport {
+  results: Map<string, BatchEntryResult>;
+  /**
+   * Entries the queue must deliver again: a retryable failure after `retryInSeconds`, an unexpected
+   * error or a re-enqueue that did not happen at the visibility timeout.
+   */
+  redeliver: { id: string; retryLater?: { retryInSeconds: number; code: string } }[];
+}
+
+export interface TransferBatchOptions {
+  /** The environment's warm sessions (kept after the batch); without, the batch's own. */
+  sessions?: SftpSessions;
+  /** Milliseconds left in the invocation; undefined: no limit (a worker outside Lambda). */
+  remainingMs?: () => number;
+  /** Weight of small files run at once; a multipart file weighs all of it and runs alone. */
+  smallFilesAtOnce: number;
+}
+
+/**
+ * Transfers the files of one invocation. The small files go first, a few at a time over their
+ * server's shared connection, then at most one large file (a multipart one alone); further large
+ * files are handed on at once (batchOrder), so no file waits behind a large one from a slow server.
+ * Files of a server at its connection cap wait without trying (re-enqueued after the wait its
+ * server asked for, as fresh messages: a busy server never pushes files into the dead-letter
+ * queue); so do files the invocation has no time left for (YIELD_MARGIN_MS). A read still going
+ * ABORT_MARGIN_MS before the end is stopped as a failed attempt.
+ */
+export async function transferBatch(entries: BatchEntry[], deps: TransferDeps, options: TransferBatchOptions): Promise<TransferBatchReport> {
+  const batch = new TransferBatch(deps, options.sessions);
+  const results = new Map<string, BatchEntryResult>();
+  const redeliver: TransferBatchReport['redeliver'] = [];
+  const timeIsShort = () => options.remainingMs !== undefined && options.remainingMs() < YIELD_MARGIN_MS;
+  const deadline = new AbortController();
+  const stopTimer = options.remainingMs && setTimeout(() => deadline.abort(), Math.max(0, options.remainingMs() - ABORT_MARGIN_MS));
+  /** Servers at their connection cap, with the wait the use case asked for. */
+  const saturated = new Map<string, number>();
+  const isLarge = (entry: BatchEntry) => entry.job.size >= deps.minPartBytes;
+
+  const order = batchOrder(entries, isLarge);
+  let run = order.run;
+  if (order.handOn.length > 0) {
+    // At once, not with the batch's end: they are to start elsewhere while this one runs. If the
+    // send fails they simply stay in this batch, after the others.
+    const handedOn = await deps.transfers.sendEntries(order.handOn.map(({ job }) => ({ message: job, delaySeconds: 0 }))).then(() => true, () => false);
+    if (handedOn) for (const { id } of order.handOn) results.set(id, 'handed-on');
+    else run = [...run, ...order.handOn];
+  }
+
+  try {
+    await mapWeighted(run, { limit: options.smallFilesAtOnce, weight: (entry) => (isLarge(entry) ? options.smallFilesAtOnce : 1) }, async ({ id, job }) => {
+      const wait = timeIsShort() ? 0 : saturated.get(job.serverId);
+      if (wait !== undefined) {
+        batch.defer(job, wait, id);
+        results.set(id, 'deferred');
+        return;
+      }
+      try {
+        const outcome = await transferFile(job, batch.deps({ shouldYield: timeIsShort, deadline: deadline.signal }));
+        if (outcome.status === 'retry' && outcome.code === 'no_connection_slot') {
+          saturated.set(job.serverId, outcome.delaySeconds);
+          batch.defer(job, outcome.delaySeconds, id);
+          results.set(id, 'deferred');
+          return;
+        }
+        results.set(id, outcome.status);
+        if (outcome.status === 'retry') redeliver.push({ id, retryLater: { retryInSeconds: outcome.delaySeconds, code: outcome.code } });
+      } catch (error) {
+        deps.logger.error('transfer_error', { fileId: job.fileId, serverId: job.serverId, messageId: id, error: errorSummary(error) });
+        results.set(id, 'error');
+        redeliver.push({ id });
+      }
+    });
+  } finally {
+    clearTimeout(stopTimer);
+    for (const id of await batch.finish()) redeliver.push({ id });
+  }
+  return { results, redeliver };
+}
 
 /** Notifications sent ten to a request (one SendMessageBatch) instead of one request per file. */
 const NOTIFY_BATCH = 10;

@@ -1,9 +1,8 @@
 import { backoffSeconds } from '../domain/backoff';
-import { SecretInvalidError } from '../domain/credentials';
 import type { HostKeyPolicy } from '../domain/host-key';
-import { objectKey, UnsafeKeyError } from '../domain/object-key';
+import { objectKey } from '../domain/object-key';
 import type { ServerRecord } from '../domain/server';
-import { LeaseLostError, SftpError, StoreError } from '../errors';
+import { errorMessage, ExternalError, LeaseLostError, UnsafeKeyError } from '../errors';
 import { uploadInParts, uploadWhole } from './multipart-upload';
 import { SftpSessions, type BorrowedSession } from './sftp-sessions';
 import type {
@@ -19,7 +18,8 @@ import type {
   ServerStore,
   SftpConnector,
   SftpSession,
-  OperationalMetrics, StatsRecorder,
+  OperationalMetrics,
+  StatsRecorder,
   TransferJob,
   TransferLedger,
 } from '../ports';
@@ -155,12 +155,15 @@ export async function transferFile(job: TransferJob, deps: TransferDeps): Promis
       .then((held) => {
         leaseLost ||= !held;
       })
+      // A renewal that fails is tried again at the next beat; a lease that really lapsed shows as
+      // LeaseLostError on the next ledger write, which stops the transfer.
       .catch(() => {});
     deps.slots
       .renew(server.id, slot, deps.instanceId, until)
       .then((held) => {
         if (held) lent.slotUntil = until;
       })
+      // As above: a slot not renewed expires, which only lets another transfer start early.
       .catch(() => {});
   }, (deps.leaseSeconds * 1000) / 3);
   heartbeat.unref();
@@ -253,7 +256,7 @@ async function afterIngest(server: ServerRecord, file: ClaimedFile, session: Sft
       serverName: file.serverName,
       remotePath: file.remotePath,
       action: server.afterIngest,
-      error: error instanceof Error ? error.message : String(error),
+      error: errorMessage(error),
     });
   }
 }
@@ -265,6 +268,7 @@ async function finalize(
   message: string,
   deps: TransferDeps,
 ): Promise<TransferOutcome> {
+  // Best effort: an upload left behind is the orphan sweep's (and the bucket lifecycle rule's) to remove.
   if (file.upload) await deps.store.abortMultipartUpload(file.upload.key, file.upload.uploadId).catch(() => {});
   if (await deps.ledger.markFinal(file.fileId, deps.instanceId, status, { code, message })) {
     deps.stats?.transition(file.serverId, 'transferring', status);
@@ -289,10 +293,10 @@ async function parkInDeadLetterQueue(file: ClaimedFile, deps: TransferDeps): Pro
 }
 
 async function recordFailure(file: ClaimedFile, error: unknown, deps: TransferDeps): Promise<TransferOutcome> {
-  const classified = error instanceof SftpError || error instanceof StoreError || error instanceof SecretInvalidError;
+  const classified = error instanceof ExternalError;
   const code = classified ? error.code : `internal:${(error as { name?: string }).name ?? 'Error'}`;
   const fatal = classified && !error.retryable;
-  const message = error instanceof Error ? error.message : String(error);
+  const message = errorMessage(error);
   const log = { fileId: file.fileId, serverId: file.serverId, serverName: file.serverName, remotePath: file.remotePath, code, error: message };
   if (code === 'upload_lost') {
     // The multipart upload was aborted (e.g. by the orphan sweep): start over with a new one.

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { build, stop as stopEsbuild } from 'esbuild';
+import { errorMessage } from '../../lib/errors';
 
 /**
  * The local stand-in for Lambda's execution environments, for the queue and scheduled functions
@@ -125,6 +126,8 @@ export function startLambdaRuntime(options: {
       worker.once('error', reject);
       worker.once('exit', (code) => reject(new Error(`environment exited with code ${code} during init`)));
     });
+    // Awaited by the first invocation, which reports the failure; this only keeps an environment
+    // that fails before anyone waits from being an unhandled rejection.
     ready.catch(() => {});
     return { worker, ready, busy: false, cpuSeconds: 0 };
   };
@@ -187,7 +190,7 @@ export function startLambdaRuntime(options: {
     } catch (error) {
       void retire(pool, environment);
       release(name, environment);
-      return { error: `Runtime.InitError: ${error instanceof Error ? error.message : String(error)}` };
+      return { error: `Runtime.InitError: ${errorMessage(error)}` };
     }
     const id = randomUUID();
     const timeoutMs = pool.definition.timeoutSeconds * 1000;

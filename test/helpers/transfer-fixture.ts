@@ -8,7 +8,7 @@ import type { Container } from '../../lib/container';
 import { fileVersionId } from '../../lib/domain/file-identity';
 import { CreateServerInput } from '../../lib/domain/server';
 import type { PollTick, TransferJob } from '../../lib/ports';
-import { relativeTo } from '../../lib/use-cases/poll';
+import { relativeTo } from '../../lib/domain/file-identity';
 import { createServer } from '../../lib/use-cases/servers';
 import type { TransferDeps } from '../../lib/use-cases/transfer';
 import { RecordingQueue } from './fakes';

@@ -4,8 +4,8 @@ import { sweepArrayBuffersPromptly } from '../../lib/adapters/native-garbage';
 import { loadConfig } from '../../lib/config';
 import { buildContainer } from '../../lib/container';
 import type { SftpSession, TransferJob } from '../../lib/ports';
-import { TransferBatch } from '../../lib/use-cases/transfer-batch';
-import { transferFile, type TransferOutcome } from '../../lib/use-cases/transfer';
+import { transferBatch } from '../../lib/use-cases/transfer-batch';
+import { transferFile } from '../../lib/use-cases/transfer';
 
 /**
  * Transfer workers in their own process, so a test can SIGKILL one mid-transfer and a benchmark
@@ -103,24 +103,27 @@ async function run(): Promise<{ ok: boolean; result: object }> {
   }
   const jobs = JSON.parse(readFileSync(process.env.JOBS_FILE ?? '', 'utf8')) as TransferJob[];
   const counts: Record<string, number> = {};
+  // Deferred jobs (a server at its connection cap) come back to this worker's list, as the transfer
+  // function's re-enqueue sends them back to the queue; without delay: nothing else competes here.
+  container.transferDeps.transfers = {
+    ...container.transferDeps.transfers,
+    sendEntries: async (entries) => void jobs.push(...entries.map((entry) => entry.message)),
+    sendAll: async (messages) => void jobs.push(...messages),
+  };
+  let sequence = 0;
   const lane = async () => {
     while (jobs.length > 0) {
-      const batch = jobs.splice(0, Number(process.env.BATCH_SIZE ?? 10));
-      const shared = new TransferBatch(container.transferDeps);
-      try {
-        for (const job of batch) {
-          const outcome: TransferOutcome = await transferFile(job, shared.deps());
-          if (outcome.status === 'retry' && outcome.code === 'no_connection_slot') {
-            jobs.push(job); // as the transfer function does: wait for a slot, do not count a failure
-            // A shorter wait than the function's re-enqueue delay: nothing else competes for this worker's slots.
-            await new Promise((resolve) => setTimeout(resolve, 100));
-            continue;
-          }
-          counts[outcome.status] = (counts[outcome.status] ?? 0) + 1;
-        }
-      } finally {
-        await shared.finish();
+      const entries = jobs.splice(0, Number(process.env.BATCH_SIZE ?? 10)).map((job) => ({ id: String(sequence++), job }));
+      // The transfer function's own batch: its order, its small files at once, its connection caps.
+      const report = await transferBatch(entries, container.transferDeps, { smallFilesAtOnce: container.config.TRANSFER_SMALL_FILES_AT_ONCE });
+      let progressed = false;
+      for (const result of report.results.values()) {
+        if (result === 'deferred' || result === 'handed-on') continue;
+        progressed = true;
+        counts[result] = (counts[result] ?? 0) + 1;
       }
+      // Every file waited for a slot another lane holds: give that lane a moment instead of spinning.
+      if (!progressed) await new Promise((resolve) => setTimeout(resolve, 100));
     }
   };
   await Promise.all(Array.from({ length: Number(process.env.LANES ?? 1) }, lane));

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { ChannelModel } from 'amqplib';
+import { documentClient } from '../../lib/adapters/dynamodb-documents';
 import { DynamoStatsReconciler } from '../../lib/adapters/dynamodb-stats';
 import { FILE_STATUS_ORDER } from '../../lib/domain/stats';
 import { METRIC } from '../../lib/adapters/emf-metrics';
@@ -143,7 +144,7 @@ describe('GET /stats and GET /metrics through the running stack', () => {
 
     const dynamo = dynamoClient();
     try {
-      const reconciler = new DynamoStatsReconciler({ client: dynamo, table: `sluice-${stage()}-files` });
+      const reconciler = new DynamoStatsReconciler({ documents: documentClient(dynamo), table: `sluice-${stage()}-files` });
       assert.deepEqual(await reconciler.countVersions(serverId, new Date(Date.now() + 10_000)), expected);
       assert.deepEqual((await reconciler.storedCounts([serverId])).get(serverId), expected);
       await reconciler.correct(serverId, { vanished: 2 });

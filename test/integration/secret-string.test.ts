@@ -3,7 +3,7 @@ import { after, describe, it } from 'node:test';
 import { CreateSecretCommand, PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { brokerUrlProblem } from '../../lib/adapters/amqp-publisher';
 import { secretString } from '../../lib/adapters/secret-string';
-import { SecretInvalidError } from '../../lib/domain/credentials';
+import { SecretInvalidError } from '../../lib/errors';
 import { secretsClient, uniqueName } from '../helpers/api';
 
 const client = secretsClient();

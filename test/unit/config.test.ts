@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ConfigError, loadConfig } from '../../lib/config';
+import { loadConfig } from '../../lib/config';
+import { ConfigError } from '../../lib/errors';
 import { DestinationPolicy } from '../../lib/domain/destination';
 
 const token = { SLUICE_API_TOKEN: 'a-token-of-sixteen-chars' };

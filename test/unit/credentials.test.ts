@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { inspect } from 'node:util';
 import { describe, it } from 'node:test';
-import { parseCredentials, SecretInvalidError, serializeCredentials } from '../../lib/domain/credentials';
+import { parseCredentials, serializeCredentials } from '../../lib/domain/credentials';
+import { SecretInvalidError } from '../../lib/errors';
 
 const ARN = 'arn:aws:secretsmanager:us-east-1:000000000000:secret:sluice/test/servers/s1-abc123';
 const CANARY = 'hunter2-canary';

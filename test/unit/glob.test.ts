@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { compileGlob, GlobSyntaxError } from '../../lib/domain/glob';
+import { compileGlob } from '../../lib/domain/glob';
+import { GlobSyntaxError } from '../../lib/errors';
 
 describe('compileGlob', () => {
   const cases: [string, string, boolean][] = [

@@ -4,7 +4,7 @@ import { backoffSeconds } from '../../lib/domain/backoff';
 import { fileVersionId, fingerprint } from '../../lib/domain/file-identity';
 import { listingFilter } from '../../lib/domain/listing-filter';
 import { decodeSnapshot, emptySnapshot, encodeSnapshot, SnapshotDiff } from '../../lib/domain/snapshot';
-import { relativeTo } from '../../lib/use-cases/poll';
+import { relativeTo } from '../../lib/domain/file-identity';
 
 const file = (path: string, size = 10, mtime = 1000) => ({ path, size, mtime });
 

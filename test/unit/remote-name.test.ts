@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ListingBudget } from '../../lib/domain/listing-bounds';
-import { objectKey, UnsafeKeyError } from '../../lib/domain/object-key';
+import { objectKey } from '../../lib/domain/object-key';
 import { escapeName, escapeUnsafeText, isSafeComponent, unsafeNameReason } from '../../lib/domain/remote-name';
-import { SftpError } from '../../lib/errors';
+import { SftpError, UnsafeKeyError } from '../../lib/errors';
 import { createLogger } from '../../lib/logger';
 
 /** Every character the rules call unsafe, one per kind, and where it comes from. */

@@ -47,4 +47,36 @@ describe('sqsBatchHandler', () => {
     const response = await handler(event([JSON.stringify({ n: 1 }), 'not json', JSON.stringify({ n: 2 }), JSON.stringify({ n: 3 })]));
     assert.deepEqual(response.batchItemFailures.map((failure) => failure.itemIdentifier).sort(), ['m1', 'm2']);
   });
+
+  it('hides a record to retry later for its delay and reports it failed, without an error line; a failing delay still reports it', async () => {
+    const hidden: [string, number][] = [];
+    const logger = new RecordingLogger();
+    let hideFails = false;
+    const handler = sqsBatchHandler(
+      z.object({ fileId: z.string(), serverId: z.string(), outcome: z.enum(['done', 'retry', 'throw']) }),
+      () => logger,
+      async ({ outcome }) => {
+        if (outcome === 'throw') throw new TypeError('unexpected');
+        return outcome === 'retry' ? { retryInSeconds: 42, code: 'timeout' } : undefined;
+      },
+      {
+        retryAfter: async (receiptHandle, seconds) => {
+          if (hideFails) throw new Error('SQS unavailable');
+          hidden.push([receiptHandle, seconds]);
+        },
+      },
+    );
+    const bodies = ['done', 'retry', 'throw'].map((outcome, index) => JSON.stringify({ fileId: `f${index}`, serverId: 's1', outcome }));
+    const response = await handler(event(bodies));
+    assert.deepEqual(response.batchItemFailures.map((failure) => failure.itemIdentifier).sort(), ['m1', 'm2']);
+    assert.deepEqual(hidden, [['r1', 42]], 'only the retry is hidden, for its delay');
+    assert.deepEqual(
+      logger.lines.filter((line) => line.level === 'error').map((line) => [line.event, line.fields.messageId, line.fields.fileId, line.fields.serverId]),
+      [['sqs_message_failed', 'm2', 'f2', 's1']],
+      'the thrown error is logged with its file and server; the retry is not an error',
+    );
+    hideFails = true;
+    const again = await handler(event([bodies[1]!]));
+    assert.deepEqual(again.batchItemFailures, [{ itemIdentifier: 'm0' }], 'reported even when the delay could not be set');
+  });
 });

@@ -2,8 +2,9 @@ import { batchOrder } from '../../lib/use-cases/transfer-batch';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { objectKey, partSizeFor, UnsafeKeyError } from '../../lib/domain/object-key';
-import { HashStateError, ResumableSha256 } from '../../lib/domain/sha256';
+import { objectKey, partSizeFor } from '../../lib/domain/object-key';
+import { HashStateError, UnsafeKeyError } from '../../lib/errors';
+import { ResumableSha256 } from '../../lib/domain/sha256';
 
 const MiB = 1024 * 1024;
 
