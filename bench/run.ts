@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
-import { LOCAL_AMQP_URL } from '../lib/adapters/amqp-publisher';
+import { LOCAL_AMQP_URL } from '../lib/amqp-defaults';
 import { startLocalStack } from '../scripts/local/stack';
 import { startSshd } from '../test/helpers/sshd';
 import { benchColdStart } from './cold-start';

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { AmqpPublisher, brokerUrlProblem, LOCAL_AMQP_URL } from './adapters/amqp-publisher';
+import { AmqpPublisher, brokerUrlProblem } from './adapters/amqp-publisher';
 import { awsClients } from './adapters/aws-clients';
 import { documentClient } from './adapters/dynamodb-documents';
 import { DynamoFileCatalog } from './adapters/dynamodb-file-catalog';
@@ -22,6 +22,7 @@ import { Ssh2SftpConnector } from './adapters/sftp-connector';
 import { SqsJobQueue } from './adapters/sqs-job-queue';
 import { SqsQueueDepths } from './adapters/sqs-queue-depths';
 import { checkPrivateKey } from './adapters/ssh-keys';
+import { LOCAL_AMQP_URL } from './amqp-defaults';
 import { config as loadProcessConfig, type Config } from './config';
 import { DestinationPolicy } from './domain/destination';
 import { createLogger } from './logger';

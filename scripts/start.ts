@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
-import { LOCAL_AMQP_URL, redactAmqpUrl } from '../lib/adapters/amqp-publisher';
+import { redactAmqpUrl } from '../lib/adapters/amqp-url';
+import { LOCAL_AMQP_URL } from '../lib/amqp-defaults';
 import { MissingJavaError } from './local/dynamodb';
 import { MissingMinioError } from './local/minio';
 import { LocalStackConfigError, startLocalStack } from './local/stack';

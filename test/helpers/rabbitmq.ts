@@ -4,7 +4,7 @@ import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writ
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as amqpConnect, type ChannelModel, type ConsumeMessage } from 'amqplib';
-import { LOCAL_AMQP_URL } from '../../lib/adapters/amqp-publisher';
+import { LOCAL_AMQP_URL } from '../../lib/amqp-defaults';
 import { freePort, waitForPort } from './sshd';
 
 /** The RabbitMQ every test may use (never stopped by tests); per-test exchanges keep them apart. */
