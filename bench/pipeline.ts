@@ -4,7 +4,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect } from 'amqplib';
 import type { LocalStack } from '../scripts/local/stack';
-import type { Sshd } from '../test/helpers/sshd';
+import type { Sshd } from '../scripts/fixtures/sshd';
 import { REQUEST_COUNT_CHANNEL } from '../lib/adapters/aws-clients';
 import { benchStop } from './stop';
 import { cpuDelta, cpuSecondsByGroup, median, percentile, rcloneEnvironment, runCommand, type BenchResult } from './stats';

@@ -5,9 +5,9 @@ import { CreateServerInput } from '../lib/domain/server';
 import type { PollTick } from '../lib/ports';
 import { pollServer } from '../lib/use-cases/poll';
 import { createServer } from '../lib/use-cases/servers';
-import { RecordingQueue } from '../test/helpers/fakes';
-import { countRequests, isolatedContainer, total } from '../test/helpers/resources';
-import type { Sshd } from '../test/helpers/sshd';
+import { RecordingQueue } from '../scripts/fixtures/recording-queue';
+import { countRequests, isolatedContainer, total } from '../scripts/fixtures/resources';
+import type { Sshd } from '../scripts/fixtures/sshd';
 import { median, timedOpenSshSftp, type BenchResult } from './stats';
 
 /**

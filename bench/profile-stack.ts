@@ -6,9 +6,9 @@ import { CreateServerInput, type ServerView } from '../lib/domain/server';
 import type { PollTick } from '../lib/ports';
 import { createServer } from '../lib/use-cases/servers';
 import { startLocalStack } from '../scripts/local/stack';
-import { RecordingQueue } from '../test/helpers/fakes';
-import { isolatedContainer } from '../test/helpers/resources';
-import { startSshd } from '../test/helpers/sshd';
+import { RecordingQueue } from '../scripts/fixtures/recording-queue';
+import { isolatedContainer } from '../scripts/fixtures/resources';
+import { startSshd } from '../scripts/fixtures/sshd';
 import { bundleWorker, workerRunner } from './worker';
 
 export interface ProfileSetup {
@@ -42,7 +42,7 @@ export async function withProfileStack(name: string, maxConnections: number, run
       { ...container.serverDeps, ticks: new RecordingQueue<PollTick>() },
     );
     const workDir = mkdtempSync(join(tmpdir(), 'sluice-profile-worker-'));
-    const worker = await bundleWorker(join(projectRoot, 'test/helpers/transfer-worker.ts'), join(workDir, 'w.cjs'));
+    const worker = await bundleWorker(join(projectRoot, 'scripts/fixtures/transfer-worker.ts'), join(workDir, 'w.cjs'));
     await run({ dir, server, container, worker, runner: await workerRunner(projectRoot, workDir, container) });
   } finally {
     await sshd.dispose();

@@ -4,7 +4,7 @@ import { existsSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Container } from '../lib/container';
 import type { ServerView } from '../lib/domain/server';
-import type { Sshd } from '../test/helpers/sshd';
+import type { Sshd } from '../scripts/fixtures/sshd';
 import { rcloneEnvironment, runCommand, type BenchResult } from './stats';
 import { bundleWorker, describeRequests, s3RequestsDuring, type workerRunner } from './worker';
 
@@ -56,7 +56,9 @@ export async function benchRequestsPerFile(input: RequestsInput): Promise<BenchR
   try {
     execFileSync('git', ['-C', input.projectRoot, 'worktree', 'add', '--detach', worktree, SELF_COPY_COMMIT], { stdio: 'ignore' });
     symlinkSync(join(input.projectRoot, 'node_modules'), join(worktree, 'node_modules'));
-    const before = await bundleWorker(join(worktree, 'test/helpers/transfer-worker.ts'), join(input.workDir, 'before-worker.cjs'));
+    // The worker moved from test/helpers to scripts/fixtures; the commit compared with may predate that.
+    const workerPath = ['scripts/fixtures/transfer-worker.ts', 'test/helpers/transfer-worker.ts'].map((path) => join(worktree, path)).find((path) => existsSync(path))!;
+    const before = await bundleWorker(workerPath, join(input.workDir, 'before-worker.cjs'));
     for (const file of files) rows.push(`| ${file.label} | sluice before (self-copy) | ${await countWorker(before, file.path)} |`);
   } catch (error) {
     beforeNote = `The code before (commit ${SELF_COPY_COMMIT}) could not be run in this run: ${error instanceof Error ? error.message.slice(0, 200) : String(error)}.`;

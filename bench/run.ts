@@ -4,7 +4,7 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { LOCAL_AMQP_URL } from '../lib/amqp-defaults';
 import { startLocalStack } from '../scripts/local/stack';
-import { startSshd } from '../test/helpers/sshd';
+import { startSshd } from '../scripts/fixtures/sshd';
 import { benchColdStart } from './cold-start';
 import { benchUnchangedPoll } from './poll';
 import { benchPipeline } from './pipeline';

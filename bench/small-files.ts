@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Container } from '../lib/container';
 import type { ServerView } from '../lib/domain/server';
 import type { TransferJob } from '../lib/ports';
-import type { Sshd } from '../test/helpers/sshd';
+import type { Sshd } from '../scripts/fixtures/sshd';
 import { median, rcloneEnvironment, runCommand, type BenchResult } from './stats';
 import { seconds, type workerRunner } from './worker';
 

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { Sshd } from '../test/helpers/sshd';
+import type { Sshd } from '../scripts/fixtures/sshd';
 
 const projectRoot = resolve(import.meta.dirname, '..');
 

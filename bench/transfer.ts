@@ -7,10 +7,10 @@ import { CreateServerInput } from '../lib/domain/server';
 import type { ServerView } from '../lib/domain/server';
 import type { PollTick } from '../lib/ports';
 import { createServer } from '../lib/use-cases/servers';
-import { RecordingQueue } from '../test/helpers/fakes';
-import { isolatedContainer } from '../test/helpers/resources';
-import type { Sshd } from '../test/helpers/sshd';
-import { startTcpProxy } from '../test/helpers/tcp-proxy';
+import { RecordingQueue } from '../scripts/fixtures/recording-queue';
+import { isolatedContainer } from '../scripts/fixtures/resources';
+import type { Sshd } from '../scripts/fixtures/sshd';
+import { startTcpProxy } from '../scripts/fixtures/tcp-proxy';
 import { renderPng } from './plot';
 import { benchRequestsPerFile } from './requests';
 import { benchSmallFiles } from './small-files';
@@ -63,7 +63,7 @@ export async function benchTransfer(sshd: Sshd, keyFile: string, s3Endpoint: str
   const far = await register('far', delay.port);
   const bucket = container.config.S3_BUCKET;
   const workDir = mkdtempSync(join(tmpdir(), 'sluice-bench-worker-'));
-  const worker = await bundleWorker(join(projectRoot, 'test/helpers/transfer-worker.ts'), join(workDir, 'transfer-worker.cjs'));
+  const worker = await bundleWorker(join(projectRoot, 'scripts/fixtures/transfer-worker.ts'), join(workDir, 'transfer-worker.cjs'));
   const runner = await workerRunner(projectRoot, workDir, container);
 
   /** Deletes every version of `key`: the bucket is versioned, and old versions would pile up on disk. */
@@ -208,7 +208,7 @@ export async function benchTransfer(sshd: Sshd, keyFile: string, s3Endpoint: str
         `sluice: the bundled transfer function in its own process, start-up included; parts of ${config.S3_PART_SIZE_MIB} MiB (max ${config.S3_MAX_PART_SIZE_MIB}), ${config.TRANSFER_PART_CONCURRENCY} in flight,`,
         `whole-file and per-part SHA-256 (the store verifies each part), a DynamoDB Local checkpoint at most every ${config.TRANSFER_CHECKPOINT_SECONDS} s, the committed version checked`,
         `(HeadObject) and tagged with its digest. The S3-side ceiling is that same worker with the SFTP session replaced by a local-file reader`,
-        '(`LOCAL_SOURCE=1` in test/helpers/transfer-worker.ts): everything but SFTP. The 20 ms round trip is a delay proxy (10 ms each way) in',
+        '(`LOCAL_SOURCE=1` in scripts/fixtures/transfer-worker.ts): everything but SFTP. The 20 ms round trip is a delay proxy (10 ms each way) in',
         `front of sshd; over it sluice reads over up to ${config.SFTP_MAX_READ_CHANNELS} SFTP channels of one connection. ${rcloneVersion}, straight to MinIO;`,
         `tuned: \`${RCLONE_TUNED_FLAGS.join(' ')}\`. MinIO (single node, one drive), sshd, the tools and DynamoDB Local share the two cores.`,
         ...(rcloneErrors.size ? ['', `rclone runs that failed: ${[...rcloneErrors].join('; ')}.`] : []),

@@ -1,7 +1,7 @@
 import type { Context, SQSEvent } from 'aws-lambda';
 import { getContainer } from '../lib/container';
 import { sqsBatchHandler } from '../lib/sqs/batch';
-import { NotifyJobMessage } from '../lib/sqs/messages';
+import { NotifyJob } from '../lib/domain/file-version';
 import { notifyFile } from '../lib/use-cases/notify';
 
 const container = getContainer();
@@ -15,7 +15,7 @@ const container = getContainer();
 export async function handler(event: SQSEvent, context?: Context) {
   container.invocation.begin(context);
   const run = sqsBatchHandler(
-    NotifyJobMessage,
+    NotifyJob,
     () => container.logger,
     async (job) => {
       // A job marked `again` (server-wide renotify) re-publishes a notified version; 'busy' then means

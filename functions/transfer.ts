@@ -1,12 +1,10 @@
 import type { Context, SQSEvent } from 'aws-lambda';
-import { sweepArrayBuffersPromptly } from '../lib/adapters/native-garbage';
 import { getContainer } from '../lib/container';
 import { batchResponse, parseRecords } from '../lib/sqs/batch';
-import { TransferJobMessage } from '../lib/sqs/messages';
+import { TransferJob } from '../lib/domain/file-version';
 import { SftpSessions } from '../lib/use-cases/sftp-sessions';
 import { transferBatch } from '../lib/use-cases/transfer-batch';
 
-sweepArrayBuffersPromptly();
 const container = getContainer();
 /** Kept across the warm invocations of this environment (see TRANSFER_KEEP_CONNECTION_SECONDS). */
 const sessions = new SftpSessions(container.transferDeps, { keepIdleSeconds: container.config.TRANSFER_KEEP_CONNECTION_SECONDS });
@@ -20,7 +18,7 @@ const sessions = new SftpSessions(container.transferDeps, { keepIdleSeconds: con
 export async function handler(event: SQSEvent, context?: Context) {
   container.invocation.begin(context);
   try {
-    const { parsed, invalid } = parseRecords(TransferJobMessage, event.Records, container.logger);
+    const { parsed, invalid } = parseRecords(TransferJob, event.Records, container.logger);
     const report = await transferBatch(
       parsed.map(({ id, message }) => ({ id, job: message })),
       container.transferDeps,

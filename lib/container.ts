@@ -6,14 +6,17 @@ import { awsClients } from './adapters/aws-clients';
 import { documentClient } from './adapters/dynamodb-documents';
 import { DynamoFileCatalog } from './adapters/dynamodb-file-catalog';
 import { DynamoFileLedger } from './adapters/dynamodb-file-ledger';
-import { DynamoNotificationLedger, DynamoStaleFiles } from './adapters/dynamodb-notification-ledger';
-import { DynamoConnectionSlots, DynamoPollStateStore } from './adapters/dynamodb-poll-state';
+import { DynamoNotificationLedger } from './adapters/dynamodb-notification-ledger';
+import { DynamoStaleFiles } from './adapters/dynamodb-stale-files';
+import { DynamoConnectionSlots } from './adapters/dynamodb-connection-slots';
+import { DynamoPollStateStore } from './adapters/dynamodb-poll-state';
 import { DynamoRedriveLedger } from './adapters/dynamodb-redrive-ledger';
 import { DynamoServerStore } from './adapters/dynamodb-server-store';
 import { DynamoStats, DynamoStatsReconciler } from './adapters/dynamodb-stats';
 import { DynamoTableProbe } from './adapters/dynamodb-table-probe';
 import { DynamoTransferLedger } from './adapters/dynamodb-transfer-ledger';
 import { EmfMetrics } from './adapters/emf-metrics';
+import { sweepArrayBuffersPromptly } from './adapters/native-garbage';
 import { S3ObjectStore } from './adapters/s3-object-store';
 import { SentryReporter } from './adapters/sentry-reporter';
 import { SecretsManagerStore } from './adapters/secrets-manager-store';
@@ -41,6 +44,9 @@ import type { ServerTestDeps } from './use-cases/server-test';
 
 /** Composition root: every adapter is built here, once per cold start, from the parsed Config. */
 export function buildContainer(config: Config) {
+  // Before any transfer starts (a V8 flag: lib/adapters/native-garbage.ts). Set for every function:
+  // only the transfer allocates much; for the others it only moves sweeping into the collection.
+  sweepArrayBuffersPromptly();
   const clients = awsClients(config);
   const documents = documentClient(clients.dynamodb);
   const reporter = config.SENTRY_DSN ? new SentryReporter({ dsn: config.SENTRY_DSN, environment: config.POWERTOOLS_SERVICE_NAME }) : undefined;

@@ -31,6 +31,7 @@ async function main(): Promise<void> {
       '',
       'sluice is running.',
       `  API URL     ${stack.apiUrl}   (OpenAPI: ${stack.apiUrl}/openapi.json)`,
+      `  Console     ${stack.apiUrl}/console   (sign in with the API token)`,
       `  API token   ${stack.apiToken}`,
       `  S3          ${stack.endpoints.s3}   bucket ${process.env.S3_BUCKET ?? 'sluice-ingest'}   (${S3_DESCRIPTIONS[stack.s3]})`,
       `  SQS         ${stack.endpoints.sqs}`,

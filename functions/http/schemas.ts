@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { FILE_STATUS_ORDER as FILE_STATUSES } from '../../lib/domain/stats';
+import { FILE_STATUSES, FileView } from '../../lib/domain/file-version';
 import { RETRYABLE_STATUSES } from '../../lib/use-cases/redrive';
 
 export { CreateServerInput, UpdateServerInput, ServerViewSchema } from '../../lib/domain/server';
@@ -32,36 +32,8 @@ const complete = z.boolean().describe('False when the time budget ran out first:
 export const RetriedSchema = z.object({ retried: z.int().describe('Versions sent back to pending, each with its transfer job enqueued'), complete });
 export const QueuedSchema = z.object({ queued: z.int().describe('Notify jobs enqueued, one per version, each re-published with its original messageId'), complete });
 
-/** The shape of a file version in responses (documentation; the catalog builds it). */
-export const FileViewSchema = z.object({
-  fileId: z.string().regex(/^[0-9a-f]{32}$/),
-  serverId: z.string(),
-  serverName: z.string(),
-  remotePath: z.string(),
-  relativePath: z.string(),
-  size: z.int(),
-  mtime: z.iso.datetime(),
-  status: z.enum(FILE_STATUSES),
-  statusSince: z.iso.datetime(),
-  discoveredAt: z.iso.datetime(),
-  attempts: z.int(),
-  lastError: z.object({ code: z.string(), message: z.string(), at: z.string().optional() }).nullable(),
-  nextAttemptAt: z.iso.datetime().nullable(),
-  bucket: z.string().nullable(),
-  key: z.string().nullable(),
-  sha256: z.string().nullable(),
-  etag: z.string().nullable(),
-  /** The object version this file version's bytes are (versioned buckets). */
-  versionId: z.string().nullable(),
-  /** The store's own SHA-256 checksum of the object: base64, with `-<parts>` for a composite of parts. */
-  objectChecksum: z.string().nullable(),
-  uploadedAt: z.iso.datetime().nullable(),
-  uploadedBytes: z.int().nullable(),
-  notifiedAt: z.iso.datetime().nullable(),
-  notifyAttempts: z.int(),
-  /** The broker kept refusing the announcement; `POST /files/{id}/renotify` tries again. */
-  notifyParked: z.boolean(),
-});
+/** The shape of a file version in responses (lib/domain/file-version.ts). */
+export const FileViewSchema = FileView;
 
 /** `GET /stats`: one server's counters, or (without serverId) the whole deployment's. */
 export const StatsQuery = z.strictObject({ serverId: z.string().min(1).max(128).optional() });
@@ -78,6 +50,9 @@ export const StatsSchema = z.object({
       filesIngested: z.int(),
       bytesIngested: z.int(),
       failures: z.record(z.string(), z.int()).describe('Failed transfer attempts and quarantines, by error code'),
+      hourly: z
+        .array(z.object({ hour: z.iso.datetime().describe('Start of the UTC hour'), filesIngested: z.int(), bytesIngested: z.int(), failures: z.int().describe('Of every code') }))
+        .describe('The 24 hours of the window, oldest first, zeros included'),
     })
     .describe('Hourly buckets: the current UTC hour and the 23 before it'),
   detectToNotify: z.object({

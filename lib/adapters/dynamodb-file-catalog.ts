@@ -1,22 +1,14 @@
 import { DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
+import { FILE_ID_PATTERN, FILE_STATUSES, TransferJob } from '../domain/file-version';
 import type { FileCatalog, FileView, Page } from '../ports';
 import { decodeCursor, encodeCursor } from './dynamodb-cursor';
 
-/** The fields every file-version item has from the moment the poller creates it. */
-export const DetectedFileItem = z.object({
-  fileId: z.string(),
-  serverId: z.string(),
-  serverName: z.string(),
-  remotePath: z.string(),
-  relativePath: z.string(),
-  size: z.number(),
-  mtime: z.number(),
-});
+/** The fields every file-version item has from the moment the poller creates it (lib/domain/file-version.ts). */
+export const DetectedFileItem = TransferJob.extend({ serverName: z.string(), relativePath: z.string() });
 
 const FileItem = DetectedFileItem.extend({
-  fileId: z.string().regex(/^[0-9a-f]{32}$/),
-  status: z.string(),
+  status: z.enum(FILE_STATUSES),
   statusSince: z.string(),
   discoveredAt: z.string(),
   attempts: z.number().default(0),
@@ -77,7 +69,7 @@ export class DynamoFileCatalog implements FileCatalog {
   }
 
   async get(fileId: string): Promise<FileView | undefined> {
-    if (!/^[0-9a-f]{32}$/.test(fileId)) return undefined;
+    if (!FILE_ID_PATTERN.test(fileId)) return undefined;
     const { Item } = await this.documents.send(new GetCommand({ TableName: this.options.table, Key: { fileId } }));
     return Item ? toView(Item) : undefined;
   }

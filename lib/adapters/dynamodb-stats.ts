@@ -1,5 +1,6 @@
 import { BatchGetCommand, DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { FILE_STATUS_ORDER, snapshotOf, StatsDeltas, windowHours, type Counters, type StatsScope, type StatsSnapshot } from '../domain/stats';
+import { FILE_STATUSES } from '../domain/file-version';
+import { snapshotOf, StatsDeltas, windowHours, type Counters, type StatsScope, type StatsSnapshot } from '../domain/stats';
 import type { FileStatus, Logger, StatsReader, StatsReconciler, StatsRecorder } from '../ports';
 import { conditionally } from './dynamodb-conditions';
 
@@ -64,7 +65,9 @@ export class DynamoStats implements StatsRecorder, StatsReader {
       this.documents.send(new GetCommand({ TableName: this.options.table, Key: { fileId: statsKey({ serverId }) } })).then(({ Item }) => Item),
       batchGet(this.documents, this.options.table, hours.map((hour) => statsKey({ serverId, hour }))),
     ]);
-    return snapshotOf(serverId, numbersOf(total), hourly.map(numbersOf).filter((item): item is Counters => item !== undefined), `${hours[0]}:00:00.000Z`);
+    // BatchGetItem answers in no particular order: each hourly item is matched to its hour by key.
+    const byKey = new Map(hourly.map((item) => [item.fileId, numbersOf(item)]));
+    return snapshotOf(serverId, numbersOf(total), hours.map((hour) => ({ hour, counters: byKey.get(statsKey({ serverId, hour })) })));
   }
 }
 
@@ -140,7 +143,7 @@ export class DynamoStatsReconciler implements StatsReconciler {
       const items = new Map((await batchGet(this.documents, this.options.table, chunk.map((serverId) => statsKey({ serverId })))).map((item) => [String(item.fileId), item]));
       for (const serverId of chunk) {
         const item = items.get(statsKey({ serverId }));
-        stored.set(serverId, Object.fromEntries(FILE_STATUS_ORDER.map((status) => [status, Number(item?.[`s_${status}`] ?? 0)])) as Record<FileStatus, number>);
+        stored.set(serverId, Object.fromEntries(FILE_STATUSES.map((status) => [status, Number(item?.[`s_${status}`] ?? 0)])) as Record<FileStatus, number>);
       }
     }
     return stored;
@@ -148,7 +151,7 @@ export class DynamoStatsReconciler implements StatsReconciler {
 
   /** Reads the server's whole history (byServer projects every attribute; only `status` is returned). */
   async countVersions(serverId: string, deadline: Date): Promise<Record<FileStatus, number> | undefined> {
-    const counts = Object.fromEntries(FILE_STATUS_ORDER.map((status) => [status, 0])) as Record<FileStatus, number>;
+    const counts = Object.fromEntries(FILE_STATUSES.map((status) => [status, 0])) as Record<FileStatus, number>;
     let startKey: Record<string, unknown> | undefined;
     do {
       if (Date.now() > deadline.getTime()) return undefined;

@@ -1,10 +1,4 @@
-import type { FileStatus } from '../ports';
-
-/** Every status a file version can be in, in the order the API and /metrics list them. */
-export const FILE_STATUS_ORDER = ['pending', 'transferring', 'uploaded', 'notified', 'failed', 'quarantined', 'vanished'] as const satisfies readonly FileStatus[];
-// Fails to compile when FileStatus (lib/ports.ts) gains a status this list lacks.
-const everyStatus: Record<Exclude<FileStatus, (typeof FILE_STATUS_ORDER)[number]>, never> = {};
-void everyStatus;
+import { FILE_STATUSES, type FileStatus } from './file-version';
 
 /** Upper bounds (seconds) of the detect-to-notify histogram's buckets; `+Inf` follows them. */
 export const DETECT_TO_NOTIFY_BUCKETS = [1, 2, 5, 10, 30, 60, 300, 1800] as const;
@@ -119,39 +113,59 @@ export class StatsDeltas {
   }
 }
 
+/** One hour of the 24 h window (charts): `hour` is its start, ISO 8601; failures of every code together. */
+export interface HourStats {
+  hour: string;
+  filesIngested: number;
+  bytesIngested: number;
+  failures: number;
+}
+
 /** What /stats shows and /metrics exposes, read back from the stats items. */
 export interface StatsSnapshot {
   serverId: string | null;
   counts: Record<FileStatus, number>;
   totals: { filesIngested: number; bytesIngested: number };
-  last24h: { since: string; filesIngested: number; bytesIngested: number; failures: Record<string, number> };
+  last24h: { since: string; filesIngested: number; bytesIngested: number; failures: Record<string, number>; hourly: HourStats[] };
   detectToNotify: { buckets: { le: number; count: number }[]; sum: number; count: number };
 }
 
 /**
- * Builds the snapshot from the all-time item and the window's hourly items. Counts are clamped at
+ * Builds the snapshot from the all-time item and the window's hourly items (`window`: every hour of
+ * windowHours, oldest first, with its item's counters when it has one). Counts are clamped at
  * zero: a crash between a transition and the flush can leave a counter a little off (see README).
  */
-export function snapshotOf(serverId: string | undefined, total: Counters | undefined, hours: Counters[], since: string): StatsSnapshot {
+export function snapshotOf(serverId: string | undefined, total: Counters | undefined, window: { hour: string; counters?: Counters | undefined }[]): StatsSnapshot {
   const value = (counters: Counters | undefined, name: string) => counters?.[name] ?? 0;
-  const counts = Object.fromEntries(FILE_STATUS_ORDER.map((status) => [status, Math.max(0, value(total, `s_${status}`))])) as Record<FileStatus, number>;
+  const counts = Object.fromEntries(FILE_STATUSES.map((status) => [status, Math.max(0, value(total, `s_${status}`))])) as Record<FileStatus, number>;
   const failures: Record<string, number> = {};
-  let filesIngested = 0;
-  let bytesIngested = 0;
-  for (const hour of hours) {
-    filesIngested += value(hour, 'ingestedFiles');
-    bytesIngested += value(hour, 'ingestedBytes');
-    for (const [name, count] of Object.entries(hour)) {
-      if (name.startsWith('f_') && count !== 0) failures[name.slice(2)] = (failures[name.slice(2)] ?? 0) + count;
+  const hourly = window.map(({ hour, counters = {} }) => {
+    let failed = 0;
+    for (const [name, count] of Object.entries(counters)) {
+      if (!name.startsWith('f_') || count === 0) continue;
+      failures[name.slice(2)] = (failures[name.slice(2)] ?? 0) + count;
+      failed += count;
     }
-  }
+    return { hour: hourStart(hour), filesIngested: value(counters, 'ingestedFiles'), bytesIngested: value(counters, 'ingestedBytes'), failures: failed };
+  });
   let cumulative = 0;
   const buckets = DETECT_TO_NOTIFY_BUCKETS.map((le, index) => ({ le, count: (cumulative += value(total, `h_${index}`)) }));
   return {
     serverId: serverId ?? null,
     counts,
     totals: { filesIngested: value(total, 'ingestedFiles'), bytesIngested: value(total, 'ingestedBytes') },
-    last24h: { since, filesIngested, bytesIngested, failures },
+    last24h: {
+      since: hourly[0]?.hour ?? '',
+      filesIngested: hourly.reduce((sum, hour) => sum + hour.filesIngested, 0),
+      bytesIngested: hourly.reduce((sum, hour) => sum + hour.bytesIngested, 0),
+      failures,
+      hourly,
+    },
     detectToNotify: { buckets, sum: value(total, 'hSum'), count: value(total, 'hCount') },
   };
+}
+
+/** `yyyy-mm-ddThh` -> the ISO 8601 start of that UTC hour. */
+export function hourStart(hour: string): string {
+  return `${hour}:00:00.000Z`;
 }

@@ -1,5 +1,6 @@
 import { formatExposition, histogramSamples, type MetricFamily } from '../domain/prometheus';
-import { FILE_STATUS_ORDER, type StatsSnapshot } from '../domain/stats';
+import { FILE_STATUSES } from '../domain/file-version';
+import { type StatsSnapshot } from '../domain/stats';
 import { NotFoundError } from '../errors';
 import type { Clock, PollStateStore, QueueDepths, QueueName, ServerStore, StaleFiles, StatsReader } from '../ports';
 
@@ -61,7 +62,7 @@ export async function renderMetrics(deps: MetricsDeps): Promise<string> {
       name: 'sluice_files',
       help: 'File versions by status.',
       type: 'gauge',
-      samples: FILE_STATUS_ORDER.map((status) => ({ labels: { status }, value: stats.counts[status] })),
+      samples: FILE_STATUSES.map((status) => ({ labels: { status }, value: stats.counts[status] })),
     },
     { name: 'sluice_files_ingested_total', help: 'File versions stored and verified in the bucket.', type: 'counter', samples: [{ value: stats.totals.filesIngested }] },
     { name: 'sluice_bytes_ingested_total', help: 'Bytes of the file versions stored and verified.', type: 'counter', samples: [{ value: stats.totals.bytesIngested }] },

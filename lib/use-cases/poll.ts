@@ -1,12 +1,13 @@
-import { backoffSeconds } from '../domain/backoff';
 import { fileVersionId, relativeTo, type ListedFile } from '../domain/file-identity';
+import { transferJobOf } from '../domain/file-version';
 import { requiredHostKey, type HostKeyPolicy } from '../domain/host-key';
 import type { ListingBounds } from '../domain/listing-bounds';
 import { listingFilter } from '../domain/listing-filter';
 import { escapeName, unsafeNameReason } from '../domain/remote-name';
 import type { ServerRecord } from '../domain/server';
 import { SnapshotDiff } from '../domain/snapshot';
-import { ExternalError, SftpError } from '../errors';
+import { SftpError } from '../errors';
+import { recordPollFailure } from './poll-failures';
 import type {
   Clock,
   ConnectionSlots,
@@ -130,7 +131,7 @@ export async function pollServer(tick: PollTick, deps: PollDeps): Promise<PollRe
     });
     return { status: 'polled', listed: result.listed, enqueued: result.enqueued, waiting: result.waiting };
   } catch (error) {
-    return await recordFailure(server, state, startedAt, error, deps);
+    return await recordPollFailure(server, state, startedAt, error, deps);
   } finally {
     await session?.close();
     // A slot not released expires with its lease: the server is only one connection short until then.
@@ -215,7 +216,7 @@ async function listAndTake(server: ServerRecord, session: SftpSession, state: Po
             if (result.created) deps.stats?.transition(server.id, undefined, 'pending');
             // A version still `pending` was created by a poll that died before enqueueing it.
             if (result.created || result.status === 'pending') {
-              jobs.push({ fileId, serverId: server.id, remotePath: file.path, size: file.size, mtime: file.mtime });
+              jobs.push(transferJobOf(detected));
               sent.push(version);
             } else {
               diff.taken(fingerprint);
@@ -267,42 +268,4 @@ function readyVersion(server: ServerRecord, file: ListedFile, fingerprint: bigin
 function nextRegularPoll(tick: PollTick, server: ServerRecord, startedAt: Date): string {
   const due = Math.max(Date.parse(tick.dueAt) || startedAt.getTime(), startedAt.getTime() - server.pollIntervalSeconds * 1000);
   return new Date(due + server.pollIntervalSeconds * 1000).toISOString();
-}
-
-async function recordFailure(
-  server: ServerRecord,
-  state: PollState,
-  startedAt: Date,
-  error: unknown,
-  deps: PollDeps,
-): Promise<PollResult> {
-  // A corrupt secret is the operator's to fix, like a refused password: shown as it is (its message quotes none of the value).
-  const known = error instanceof ExternalError;
-  const code = known ? error.code : 'internal';
-  const message = known ? error.message : 'unexpected error while polling (see the poller log)';
-  const failures = state.consecutiveFailures + 1;
-  const delaySeconds = backoffSeconds(failures, deps.backoffCapSeconds, deps.random);
-  const nextPollAt = new Date(startedAt.getTime() + delaySeconds * 1000);
-  deps.metrics?.pollFailed(code, failures);
-  deps.logger.warn('poll_failed', {
-    serverId: server.id,
-    serverName: server.name,
-    code,
-    error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
-    consecutiveFailures: failures,
-    retryInSeconds: Math.round(delaySeconds * 10) / 10,
-  });
-  await deps.pollState.finish(server.id, deps.instanceId, {
-    lastPollAt: startedAt.toISOString(),
-    lastError: { code, message, at: startedAt.toISOString() },
-    consecutiveFailures: failures,
-    nextPollAt: nextPollAt.toISOString(),
-  });
-  // Backoff shorter than the regular interval needs its own tick; longer backoff just skips ticks.
-  if (delaySeconds < server.pollIntervalSeconds) {
-    await deps.ticks
-      .sendEntries([{ message: { serverId: server.id, dueAt: nextPollAt.toISOString() }, delaySeconds: Math.ceil(delaySeconds) }])
-      .catch((sendError: unknown) => deps.logger.warn('retry_tick_failed', { serverId: server.id, error: String(sendError) }));
-  }
-  return { status: 'failed', code, retryInSeconds: delaySeconds };
 }

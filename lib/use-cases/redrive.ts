@@ -1,6 +1,6 @@
 import { ConflictError, NotFoundError, NotRetryableError } from '../errors';
-import type { Clock, DeadLetter, DeadLetterQueue, FileCatalog, FileStatus, FileView, JobQueue, Logger, NotifyJob, RedriveLedger, ServerStore, StatsRecorder, TransferJob } from '../ports';
-import { NotifyJobMessage, TransferJobMessage } from '../sqs/messages';
+import { NotifyJob, TransferJob, transferJobOfView } from '../domain/file-version';
+import type { Clock, DeadLetter, DeadLetterQueue, FileCatalog, FileStatus, FileView, JobQueue, Logger, RedriveLedger, ServerStore, StatsRecorder } from '../ports';
 
 export interface RedriveDeps {
   files: Pick<FileCatalog, 'get'>;
@@ -50,14 +50,6 @@ export function retryRefusal(file: Pick<FileView, 'status' | 'lastError'>): stri
   if (file.lastError?.code === 'server_deleted') return 'its server was deleted (server_deleted)';
   return undefined;
 }
-
-const jobOf = (file: FileView): TransferJob => ({
-  fileId: file.fileId,
-  serverId: file.serverId,
-  remotePath: file.remotePath,
-  size: file.size,
-  mtime: Math.round(Date.parse(file.mtime) / 1000),
-});
 
 /**
  * Puts one version back to `pending` through the ledger's conditional write. The version may have
@@ -112,7 +104,7 @@ export async function retryFile(fileId: string, deps: RedriveDeps, context: Redr
     const now = await deps.files.get(fileId);
     throw new ConflictError(`file ${fileId} changed meanwhile (it is ${now?.status ?? 'gone'}); read it again`, 'status');
   }
-  await deps.transfers.sendAll([jobOf(requeued.after)]);
+  await deps.transfers.sendAll([transferJobOfView(requeued.after)]);
   logRetried(requeued.before, context, deps, 'file');
   return requeued.after;
 }
@@ -146,7 +138,7 @@ export async function retryServer(
       }
       const chunk = candidates.slice(start, start + concurrency);
       const won = (await Promise.all(chunk.map((file) => requeue(file, deps)))).filter((result) => result !== 'stale');
-      await deps.transfers.sendAll(won.map(({ after }) => jobOf(after)));
+      await deps.transfers.sendAll(won.map(({ after }) => transferJobOfView(after)));
       for (const { before } of won) logRetried(before, options, deps, 'server');
       retried += won.length;
     }
@@ -248,14 +240,14 @@ export async function redriveDeadLetters(
         } else {
           if (decision.action === 'move') {
             await (kind === 'transfer'
-              ? deps.transfers.sendAll([TransferJobMessage.parse(JSON.parse(message.body))])
-              : deps.notifications.sendAll([NotifyJobMessage.parse(JSON.parse(message.body))]));
+              ? deps.transfers.sendAll([TransferJob.parse(JSON.parse(message.body))])
+              : deps.notifications.sendAll([NotifyJob.parse(JSON.parse(message.body))]));
           } else if (decision.action === 'retry') {
             const requeued = await requeue(decision.file, deps);
             if (requeued === 'stale') {
               outcome = 'changed meanwhile';
             } else {
-              await deps.transfers.sendAll([jobOf(requeued.after)]);
+              await deps.transfers.sendAll([transferJobOfView(requeued.after)]);
               logRetried(requeued.before, {}, deps, 'dead-letter');
             }
           }
@@ -274,7 +266,7 @@ export async function redriveDeadLetters(
 }
 
 async function decide(kind: DeadLetterKind, body: string, deps: RedriveDeps, serverId: string | undefined): Promise<Decision> {
-  const parsed = (kind === 'transfer' ? TransferJobMessage : NotifyJobMessage).safeParse(safeJson(body));
+  const parsed = (kind === 'transfer' ? TransferJob : NotifyJob).safeParse(safeJson(body));
   if (!parsed.success) return { action: 'keep', reason: 'not a job' };
   const file = await deps.files.get(parsed.data.fileId);
   if (serverId !== undefined && file?.serverId !== serverId) return { action: 'keep', reason: 'another server' };

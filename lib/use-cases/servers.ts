@@ -1,4 +1,4 @@
-import { ConflictError, errorSummary, NotFoundError, type FieldIssue, ValidationError } from '../errors';
+import { ConflictError, errorSummary, NotFoundError, ValidationError } from '../errors';
 import type { DestinationPolicy } from '../domain/destination';
 import type { ServerCredentials } from '../domain/credentials';
 import {
@@ -12,6 +12,7 @@ import {
 } from '../domain/server';
 import { SCHEDULE_WINDOW_SECONDS } from './schedule';
 import type { Clock, IdGenerator, JobQueue, Logger, Page, PollState, PollStateStore, PollTick, SecretStore, ServerStore } from '../ports';
+import { credentialsFrom, policyIssues } from './server-input';
 
 export interface ServerDeps {
   servers: ServerStore;
@@ -32,33 +33,6 @@ export interface ServerDeps {
   maxServers?: number;
   /** Smallest pollIntervalSeconds allowed here; also the floor of the default (5 s). */
   minPollIntervalSeconds: number;
-}
-
-/** Fields this deployment's policy refuses (destination, poll interval), all at once. */
-function policyIssues(input: { host?: string | undefined; pollIntervalSeconds?: number | undefined }, deps: Pick<ServerDeps, 'destinations' | 'minPollIntervalSeconds'>): FieldIssue[] {
-  const issues: FieldIssue[] = [];
-  const refusal = input.host === undefined ? undefined : deps.destinations.literalRefusal(input.host);
-  if (refusal !== undefined) issues.push({ field: 'host', message: `${refusal}: sluice may not connect there` });
-  if (input.pollIntervalSeconds !== undefined && input.pollIntervalSeconds < deps.minPollIntervalSeconds) {
-    issues.push({ field: 'pollIntervalSeconds', message: `must be at least ${deps.minPollIntervalSeconds} in this deployment (POLL_MIN_INTERVAL_SECONDS)` });
-  }
-  return issues;
-}
-
-function credentialsFrom(
-  input: Pick<CreateServerInput, 'password' | 'privateKey' | 'passphrase'>,
-  checkPrivateKey: ServerDeps['checkPrivateKey'],
-): ServerCredentials | undefined {
-  if (input.password !== undefined) return { type: 'password', password: input.password };
-  if (input.privateKey === undefined) return undefined;
-  const problem = checkPrivateKey(input.privateKey, input.passphrase);
-  if (problem !== undefined) {
-    const field = input.passphrase !== undefined && /passphrase|decrypt/i.test(problem) ? 'passphrase' : 'privateKey';
-    throw new ValidationError([{ field, message: problem }]);
-  }
-  return input.passphrase === undefined
-    ? { type: 'privateKey', privateKey: input.privateKey }
-    : { type: 'privateKey', privateKey: input.privateKey, passphrase: input.passphrase };
 }
 
 /** Who asked for a change, for the audit trail (the HTTP request id). */

@@ -1,3 +1,4 @@
+import { transferJobOf } from '../domain/file-version';
 import type { FileStatus, JobQueue, Logger, NotifyJob, ObjectStore, ServerStore, StaleFiles, StatsReconciler, TransferJob } from '../ports';
 import { errorMessage } from '../errors';
 
@@ -50,7 +51,7 @@ export async function sweep(deps: SweepDeps, now = new Date()): Promise<SweepRep
     ...(await deps.stale.list('failed', now, deps.limit)),
   ];
   const stuck = inTransfer.filter((file) => file.statusSince < ago(deps.transferStuckAfterSeconds).toISOString());
-  await deps.transfers.sendAll(stuck.map(({ fileId, serverId, remotePath, size, mtime }) => ({ fileId, serverId, remotePath, size, mtime })));
+  await deps.transfers.sendAll(stuck.map(transferJobOf));
 
   const abortedUploads = await abortOrphanUploads(deps, ago(deps.orphanUploadAfterSeconds));
   const report: SweepReport = { renotified: unannounced.length, retransferred: stuck.length, abortedUploads };

@@ -1,3 +1,4 @@
+import { RecordingQueue } from '../../scripts/fixtures/recording-queue';
 import type { ServerCredentials } from '../../lib/domain/credentials';
 import { ALWAYS_DENIED_CIDRS, DestinationPolicy, parseCidr, type Cidr } from '../../lib/domain/destination';
 import type { ServerRecord } from '../../lib/domain/server';
@@ -89,15 +90,8 @@ export class InMemoryPollStateStore {
   }
 }
 
-export class RecordingQueue<T> {
-  readonly messages: { message: T; delaySeconds?: number }[] = [];
-  async sendAll(messages: T[], delaySeconds?: number) {
-    this.messages.push(...messages.map((message) => ({ message, delaySeconds })));
-  }
-  async sendEntries(entries: { message: T; delaySeconds?: number }[]) {
-    this.messages.push(...entries);
-  }
-}
+
+export { RecordingQueue };
 
 export class RecordingLogger implements Logger {
   readonly lines: { level: string; event: string; fields: Record<string, unknown> }[] = [];
@@ -208,7 +202,6 @@ export class InMemoryStats implements StatsRecorder, StatsReader {
   }
   async read(serverId: string | undefined, now: Date) {
     const hours = windowHours(now);
-    const hourly = hours.map((hour) => this.items.get(statsKey({ serverId, hour }))).filter((item): item is Counters => item !== undefined);
-    return snapshotOf(serverId, this.items.get(statsKey({ serverId })), hourly, `${hours[0]}:00:00.000Z`);
+    return snapshotOf(serverId, this.items.get(statsKey({ serverId })), hours.map((hour) => ({ hour, counters: this.items.get(statsKey({ serverId, hour })) })));
   }
 }

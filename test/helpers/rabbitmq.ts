@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as amqpConnect, type ChannelModel, type ConsumeMessage } from 'amqplib';
 import { LOCAL_AMQP_URL } from '../../lib/amqp-defaults';
-import { freePort, waitForPort } from './sshd';
+import { freePort, waitForPort } from '../../scripts/fixtures/sshd';
 
 /** The RabbitMQ every test may use (never stopped by tests); per-test exchanges keep them apart. */
 export const SHARED_AMQP_URL = process.env.SLUICE_TEST_AMQP_URL ?? LOCAL_AMQP_URL;

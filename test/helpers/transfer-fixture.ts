@@ -12,9 +12,9 @@ import { relativeTo } from '../../lib/domain/file-identity';
 import { createServer } from '../../lib/use-cases/servers';
 import type { TransferDeps } from '../../lib/use-cases/transfer';
 import { RecordingQueue } from './fakes';
-import { isolatedContainer } from './resources';
-import { startSshd, writeRemoteFile, type Sshd } from './sshd';
-import { startTcpProxy, type TcpProxy } from './tcp-proxy';
+import { isolatedContainer } from '../../scripts/fixtures/resources';
+import { startSshd, writeRemoteFile, type Sshd } from '../../scripts/fixtures/sshd';
+import { startTcpProxy, type TcpProxy } from '../../scripts/fixtures/tcp-proxy';
 
 export const MiB = 1024 * 1024;
 /** The part size transfer tests use: S3's minimum, so a few MiB make a multipart upload. */

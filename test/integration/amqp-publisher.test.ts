@@ -7,8 +7,8 @@ import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
 import { AmqpPublisher, PublishError, type AmqpPublisherOptions, type FileIngestedMessage } from '../../lib/adapters/amqp-publisher';
 import { createLogger } from '../../lib/logger';
 import { SHARED_AMQP_URL, startRabbitMq, type PrivateRabbitMq } from '../helpers/rabbitmq';
-import { freePort } from '../helpers/sshd';
-import { startTcpProxy } from '../helpers/tcp-proxy';
+import { freePort } from '../../scripts/fixtures/sshd';
+import { startTcpProxy } from '../../scripts/fixtures/tcp-proxy';
 
 const uniqueName = () => `sluice-test-${randomBytes(5).toString('hex')}`;
 

@@ -19,7 +19,7 @@ import { api, dynamoClient, functionLog, secretsClient, stage, uniqueName } from
 import { eventually } from '../helpers/eventually';
 import { backupItems, restoreItems, type TableBackup } from '../helpers/ledger-backup';
 import { bindIngestedQueue } from '../helpers/rabbitmq';
-import { startSshd, writeRemoteFile, type Sshd } from '../helpers/sshd';
+import { startSshd, writeRemoteFile, type Sshd } from '../../scripts/fixtures/sshd';
 
 /**
  * What a restore of the ledger does to ingestion and announcements (docs/BACKUP-RESTORE.md),

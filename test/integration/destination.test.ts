@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import ssh2 from 'ssh2';
 import { api, functionLog, uniqueName } from '../helpers/api';
 import { eventually } from '../helpers/eventually';
-import { startSshd, type Sshd } from '../helpers/sshd';
+import { startSshd, type Sshd } from '../../scripts/fixtures/sshd';
 
 const { Server, utils } = ssh2;
 

@@ -4,7 +4,7 @@ import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { connect } from 'amqplib';
 import { api, uniqueName } from '../helpers/api';
 import { SHARED_AMQP_URL } from '../helpers/rabbitmq';
-import { startSshd, writeRemoteFile, type Sshd } from '../helpers/sshd';
+import { startSshd, writeRemoteFile, type Sshd } from '../../scripts/fixtures/sshd';
 
 let sshd: Sshd;
 const s3 = new S3Client({ region: 'us-east-1', forcePathStyle: true });

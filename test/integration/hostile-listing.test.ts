@@ -12,7 +12,7 @@ import { api, functionLog, uniqueName } from '../helpers/api';
 import { eventually } from '../helpers/eventually';
 import { startFixtureSftpServer, type FixtureSftpServer } from '../helpers/fixture-sftp-server';
 import { SHARED_AMQP_URL } from '../helpers/rabbitmq';
-import { drainJobs, isolatedContainer } from '../helpers/resources';
+import { drainJobs, isolatedContainer } from '../../scripts/fixtures/resources';
 
 /** Characters no log line, API answer or object key may carry raw. */
 const RAW_C1_OR_BIDI = /[\u0080-\u009f\u202a-\u202e\u2066-\u2069]/;

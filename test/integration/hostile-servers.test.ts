@@ -17,8 +17,8 @@ import { eventually } from '../helpers/eventually';
 import { startDnsServer } from '../helpers/dns-server';
 import { RecordingQueue } from '../helpers/fakes';
 import { startFixtureSftpServer, type FixtureSftpOptions, type FixtureSftpServer } from '../helpers/fixture-sftp-server';
-import { isolatedContainer } from '../helpers/resources';
-import { startSshd, writeRemoteFile, type Sshd } from '../helpers/sshd';
+import { isolatedContainer } from '../../scripts/fixtures/resources';
+import { startSshd, writeRemoteFile, type Sshd } from '../../scripts/fixtures/sshd';
 
 const policy = (ranges: string[]) => new DestinationPolicy(ranges.map((range) => parseCidr(range) as Cidr));
 const DENY_LOOPBACK = policy([...ALWAYS_DENIED_CIDRS, ...LOOPBACK_CIDRS]);

@@ -6,7 +6,7 @@ import type { PollTick } from '../../lib/ports';
 import { createServer, deleteServer } from '../../lib/use-cases/servers';
 import { api, uniqueName } from '../helpers/api';
 import { RecordingQueue } from '../helpers/fakes';
-import { isolatedContainer } from '../helpers/resources';
+import { isolatedContainer } from '../../scripts/fixtures/resources';
 
 /** A registration that never polls (inactive), with the given key prefix; the response. */
 const register = (keyPrefix: string) =>

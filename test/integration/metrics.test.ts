@@ -3,15 +3,15 @@ import { after, before, describe, it } from 'node:test';
 import type { ChannelModel } from 'amqplib';
 import { documentClient } from '../../lib/adapters/dynamodb-documents';
 import { DynamoStatsReconciler } from '../../lib/adapters/dynamodb-stats';
-import { FILE_STATUS_ORDER } from '../../lib/domain/stats';
+import { FILE_STATUSES } from '../../lib/domain/file-version';
 import { METRIC } from '../../lib/adapters/emf-metrics';
 import { api, dynamoClient, functionLog, stage, uniqueName } from '../helpers/api';
 import { eventually } from '../helpers/eventually';
 import { parsePrometheusText, sampleValue } from '../helpers/prometheus-text';
 import { bindIngestedQueue } from '../helpers/rabbitmq';
-import { startSshd, writeRemoteFile, type Sshd } from '../helpers/sshd';
+import { startSshd, writeRemoteFile, type Sshd } from '../../scripts/fixtures/sshd';
 
-const STATUSES: readonly string[] = FILE_STATUS_ORDER;
+const STATUSES: readonly string[] = FILE_STATUSES;
 let sshd: Sshd;
 let broker: ChannelModel;
 

@@ -12,7 +12,7 @@ import { notifyFile, renotifyFile, type NotifyDeps } from '../../lib/use-cases/n
 import { sweep } from '../../lib/use-cases/sweep';
 import { RecordingLogger } from '../helpers/fakes';
 import { SHARED_AMQP_URL } from '../helpers/rabbitmq';
-import { isolatedContainer } from '../helpers/resources';
+import { isolatedContainer } from '../../scripts/fixtures/resources';
 
 let container: Container;
 let prefix: string;

@@ -24,7 +24,7 @@ import { transferFile, type TransferDeps, type TransferOutcome } from '../../lib
 import { RecordingLogger } from '../helpers/fakes';
 import { SHARED_AMQP_URL } from '../helpers/rabbitmq';
 import { MiB, PART, TransferFixture } from '../helpers/transfer-fixture';
-import { environmentOf } from '../helpers/resources';
+import { environmentOf } from '../../scripts/fixtures/resources';
 
 /**
  * What only a real object store can prove (MinIO here): checksums refused, parts listed, multipart
@@ -152,7 +152,7 @@ describe('object store: resume, cross-checked with the store', { skip }, () => {
     const content = randomBytes(6 * PART + 4321);
     const job = await fixture.detected(server, dir, 'killed-before-checkpoint.bin', content);
     const config = environmentOf(fixture.container.config);
-    const worker = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '../helpers/transfer-worker.ts')], {
+    const worker = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '../../scripts/fixtures/transfer-worker.ts')], {
       env: { ...process.env, ...config, TRANSFER_LEASE_SECONDS: '5', S3_PART_SIZE_MIB: '5', S3_MAX_PART_SIZE_MIB: '5', TRANSFER_PART_CONCURRENCY: '1', TRANSFER_CHECKPOINT_SECONDS: '0', CRASH_AT_CHECKPOINT: '3', JOB: JSON.stringify(job) },
       stdio: 'ignore',
     });
@@ -272,7 +272,7 @@ describe('object store: a multi-GB file', { skip }, () => {
       const job = await fixture.detected(server, dir, 'five-gib.bin');
       assert.equal(job.size, size);
       const config = environmentOf(fixture.container.config);
-      const worker = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', join(import.meta.dirname, '../helpers/transfer-worker.ts')], {
+      const worker = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', join(import.meta.dirname, '../../scripts/fixtures/transfer-worker.ts')], {
         env: { ...process.env, ...config, REPORT_RSS: '1', JOB: JSON.stringify(job) },
         stdio: ['ignore', 'pipe', 'inherit'],
       });

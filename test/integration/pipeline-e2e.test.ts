@@ -11,7 +11,7 @@ import { connect, type ChannelModel } from 'amqplib';
 import type { FileIngestedMessage } from '../../lib/ports';
 import { eventually as waitFor } from '../helpers/eventually';
 import { startRabbitMq, type PrivateRabbitMq } from '../helpers/rabbitmq';
-import { startSshd, writeRemoteFile, type Sshd } from '../helpers/sshd';
+import { startSshd, writeRemoteFile, type Sshd } from '../../scripts/fixtures/sshd';
 
 /**
  * The whole path through `npm start` (register -> poll -> transfer -> notify), with a private broker

@@ -7,9 +7,9 @@ import type { PollTick, TransferJob } from '../../lib/ports';
 import { pollServer, type PollDeps } from '../../lib/use-cases/poll';
 import { createServer, getServer, updateServer } from '../../lib/use-cases/servers';
 import { CreateServerInput, UpdateServerInput } from '../../lib/domain/server';
-import { countRequests, drainJobs, isolatedContainer, total } from '../helpers/resources';
-import { startSshd, writeRemoteFile, type Sshd } from '../helpers/sshd';
-import { startTcpProxy } from '../helpers/tcp-proxy';
+import { countRequests, drainJobs, isolatedContainer, total } from '../../scripts/fixtures/resources';
+import { startSshd, writeRemoteFile, type Sshd } from '../../scripts/fixtures/sshd';
+import { startTcpProxy } from '../../scripts/fixtures/tcp-proxy';
 
 /** A clock the test moves forward, so stability windows and backoff need no real waiting. */
 class TestClock {

@@ -8,7 +8,7 @@ import type { FileIngestedMessage } from '../../lib/ports';
 import { api, functionLog, uniqueName } from '../helpers/api';
 import { eventually } from '../helpers/eventually';
 import { bindIngestedQueue } from '../helpers/rabbitmq';
-import { startSshd, writeRemoteFile, type Sshd } from '../helpers/sshd';
+import { startSshd, writeRemoteFile, type Sshd } from '../../scripts/fixtures/sshd';
 
 /**
  * Re-drive and replay through the running stack: a real sshd whose files are made unreadable (a

@@ -6,7 +6,7 @@ import type { Container } from '../../lib/container';
 import type { PollTick } from '../../lib/ports';
 import { schedulePollTicks } from '../../lib/use-cases/schedule';
 import { createServer } from '../../lib/use-cases/servers';
-import { isolatedContainer } from '../helpers/resources';
+import { isolatedContainer } from '../../scripts/fixtures/resources';
 import { RecordingQueue } from '../helpers/fakes';
 
 let container: Container;

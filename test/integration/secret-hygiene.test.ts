@@ -20,7 +20,7 @@ import { notifyFile } from '../../lib/use-cases/notify';
 import { transferFile } from '../../lib/use-cases/transfer';
 import { api, functionLog, secretsClient, stage, uniqueName } from '../helpers/api';
 import { eventually } from '../helpers/eventually';
-import { isolatedContainer } from '../helpers/resources';
+import { isolatedContainer } from '../../scripts/fixtures/resources';
 import { TransferFixture } from '../helpers/transfer-fixture';
 
 /**

@@ -15,10 +15,10 @@ import { transferFile, type TransferDeps } from '../../lib/use-cases/transfer';
 import { SftpError } from '../../lib/errors';
 import { eventually } from '../helpers/eventually';
 import { RecordingLogger } from '../helpers/fakes';
-import type { Sshd } from '../helpers/sshd';
-import type { TcpProxy } from '../helpers/tcp-proxy';
+import type { Sshd } from '../../scripts/fixtures/sshd';
+import type { TcpProxy } from '../../scripts/fixtures/tcp-proxy';
 import { MiB, PART, TransferFixture } from '../helpers/transfer-fixture';
-import { environmentOf } from '../helpers/resources';
+import { environmentOf } from '../../scripts/fixtures/resources';
 
 let fixture: TransferFixture;
 let sshd: Sshd;
@@ -160,7 +160,7 @@ describe('transfer: interruptions', () => {
     const content = randomBytes(8 * PART);
     const job = await detected(server, dir, 'killed.bin', content);
     proxy.throttle(8 * MiB);
-    const worker = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '../helpers/transfer-worker.ts')], {
+    const worker = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '../../scripts/fixtures/transfer-worker.ts')], {
       env: { ...process.env, ...environmentOf(container.config), TRANSFER_LEASE_SECONDS: '5', S3_PART_SIZE_MIB: '5', S3_MAX_PART_SIZE_MIB: '5', TRANSFER_PART_CONCURRENCY: '1', TRANSFER_CHECKPOINT_SECONDS: '0', JOB: JSON.stringify(job) },
       stdio: 'ignore',
     });

@@ -3,7 +3,8 @@ import { describe, it } from 'node:test';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { formatExposition, histogramSamples, PROMETHEUS_CONTENT_TYPE } from '../../lib/domain/prometheus';
 import type { ServerRecord } from '../../lib/domain/server';
-import { DETECT_TO_NOTIFY_BUCKETS, FILE_STATUS_ORDER, StatsDeltas, windowHours } from '../../lib/domain/stats';
+import { FILE_STATUSES } from '../../lib/domain/file-version';
+import { DETECT_TO_NOTIFY_BUCKETS, StatsDeltas, windowHours } from '../../lib/domain/stats';
 import { NotFoundError } from '../../lib/errors';
 import { route } from '../../lib/http/route';
 import type { FileStatus, FileView, NotificationLedger, Publisher, StaleFile, StatsReconciler } from '../../lib/ports';
@@ -75,11 +76,31 @@ describe('the stats snapshot', () => {
     stats.failure('s1', 'timeout', new Date(now.getTime() - 3_600_000));
     await stats.flush();
     const snapshot = await stats.read('s1', now);
-    assert.deepEqual(Object.keys(snapshot.counts), [...FILE_STATUS_ORDER]);
+    assert.deepEqual(Object.keys(snapshot.counts), [...FILE_STATUSES]);
     assert.deepEqual(snapshot.counts, { pending: 0, transferring: 0, uploaded: 0, notified: 0, failed: 0, quarantined: 1, vanished: 0 });
-    assert.deepEqual(snapshot.last24h, { since: '2026-12-02T16:00:00.000Z', filesIngested: 1, bytesIngested: 7, failures: { timeout: 2 } });
+    const { hourly, ...window } = snapshot.last24h;
+    assert.deepEqual(window, { since: '2026-12-02T16:00:00.000Z', filesIngested: 1, bytesIngested: 7, failures: { timeout: 2 } });
+    assert.equal(hourly.length, 24);
     assert.deepEqual(snapshot.totals, { filesIngested: 2, bytesIngested: 1007 });
     assert.equal(windowHours(now).length, 24);
+  });
+
+  it('lists the 24 hours of the window oldest first, zeros included, each with its files, bytes and failures', async () => {
+    const stats = new InMemoryStats();
+    stats.ingested('s1', 7, new Date(now.getTime() - 23 * 3_600_000));
+    stats.ingested('s1', 5, now);
+    stats.ingested('s1', 6, now);
+    stats.failure('s1', 'timeout', now);
+    stats.failure('s1', 'auth_failed', now);
+    await stats.flush();
+    const { hourly } = (await stats.read('s1', now)).last24h;
+    assert.deepEqual(hourly[0], { hour: '2026-12-02T16:00:00.000Z', filesIngested: 1, bytesIngested: 7, failures: 0 });
+    assert.deepEqual(hourly[1], { hour: '2026-12-02T17:00:00.000Z', filesIngested: 0, bytesIngested: 0, failures: 0 });
+    assert.deepEqual(hourly[23], { hour: '2026-12-03T15:00:00.000Z', filesIngested: 2, bytesIngested: 11, failures: 2 });
+    assert.deepEqual(
+      hourly.map(({ hour }) => hour),
+      windowHours(now).map((hour) => `${hour}:00:00.000Z`),
+    );
   });
 
   it('keeps the histogram cumulative with +Inf as the count', async () => {
@@ -163,7 +184,7 @@ describe('renderMetrics', () => {
     stats.notified('s1', 4);
     await stats.flush();
     const parsed = parsePrometheusText(await renderMetrics(metricsDeps(stats)));
-    for (const status of FILE_STATUS_ORDER) assert.equal(sampleValue(parsed, 'sluice_files', { status }), status === 'notified' ? 1 : 0, status);
+    for (const status of FILE_STATUSES) assert.equal(sampleValue(parsed, 'sluice_files', { status }), status === 'notified' ? 1 : 0, status);
     assert.equal(sampleValue(parsed, 'sluice_files_ingested_total'), 1);
     assert.equal(sampleValue(parsed, 'sluice_bytes_ingested_total'), 2048);
     assert.deepEqual(
@@ -264,7 +285,7 @@ describe('the sweeper reconciles the counters', () => {
         const snapshots = await Promise.all(ids.map(async (id) => [id, (await stats.read(id, now)).counts] as const));
         return new Map(snapshots);
       },
-      countVersions: async (serverId) => Object.fromEntries(FILE_STATUS_ORDER.map((status) => [status, actual[serverId]?.[status] ?? 0])) as Record<FileStatus, number>,
+      countVersions: async (serverId) => Object.fromEntries(FILE_STATUSES.map((status) => [status, actual[serverId]?.[status] ?? 0])) as Record<FileStatus, number>,
       correct: async (serverId, delta) => {
         for (const [status, value] of Object.entries(delta)) for (let index = 0; index < value; index++) stats.transition(serverId, undefined, status as FileStatus);
         await stats.flush();
