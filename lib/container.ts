@@ -138,6 +138,7 @@ export function buildContainer(config: Config) {
     hostKeyPolicy: config.SFTP_HOST_KEY_POLICY,
     stats,
     metrics,
+    clock,
   };
   const files = new DynamoFileCatalog({ documents, table: config.FILES_TABLE });
   const notifyDeps: NotifyDeps = {
@@ -150,6 +151,7 @@ export function buildContainer(config: Config) {
     maxRejections: config.NOTIFY_MAX_REJECTIONS,
     stats,
     metrics,
+    clock,
   };
   const sweepDeps: SweepDeps = {
     stale: new DynamoStaleFiles({ documents, table: config.FILES_TABLE }),

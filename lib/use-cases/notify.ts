@@ -1,6 +1,6 @@
 import { backoffSeconds } from '../domain/backoff';
 import { ConflictError, errorMessage, NotFoundError, PublishError, SecretInvalidError, ServiceUnavailableError } from '../errors';
-import type { FileCatalog, FileIngestedMessage, FileView, Logger, NotificationLedger, NotifyJob, OperationalMetrics, Publisher, StatsRecorder } from '../ports';
+import type { Clock, FileCatalog, FileIngestedMessage, FileView, Logger, NotificationLedger, NotifyJob, OperationalMetrics, Publisher, StatsRecorder } from '../ports';
 
 export interface NotifyDeps {
   files: FileCatalog;
@@ -17,6 +17,8 @@ export interface NotifyDeps {
   stats?: StatsRecorder;
   /** Rates and latencies for alarms and the dashboard (CloudWatch EMF on AWS). */
   metrics?: OperationalMetrics;
+  /** Time for the notify lease and the detect-to-notify latency; the system clock when not given. */
+  clock?: Clock;
 }
 
 export type NotifyOutcome =
@@ -56,7 +58,7 @@ export function ingestedMessage(file: FileView): FileIngestedMessage {
  * `again` re-announces a version that was already notified (the renotify endpoint).
  */
 export async function notifyFile(job: NotifyJob, deps: NotifyDeps, options: { again?: boolean } = {}): Promise<NotifyOutcome> {
-  const claim = await deps.ledger.claim(job.fileId, new Date(Date.now() + deps.leaseSeconds * 1000), options.again ?? false);
+  const claim = await deps.ledger.claim(job.fileId, new Date((deps.clock?.now() ?? new Date()).getTime() + deps.leaseSeconds * 1000), options.again ?? false);
   if (claim === 'notified') return { status: 'already-notified' };
   if (typeof claim === 'string') return { status: claim };
   const file = claim;
@@ -91,7 +93,7 @@ export async function notifyFile(job: NotifyJob, deps: NotifyDeps, options: { ag
     });
     return { status: 'retry', code, delaySeconds };
   }
-  const notifiedAt = new Date();
+  const notifiedAt = deps.clock?.now() ?? new Date();
   if (await deps.ledger.markNotified(file.fileId, notifiedAt)) {
     deps.stats?.transition(file.serverId, 'uploaded', 'notified');
     const detectToNotifySeconds = (notifiedAt.getTime() - Date.parse(file.discoveredAt)) / 1000;

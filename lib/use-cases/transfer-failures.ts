@@ -1,7 +1,7 @@
 import { backoffSeconds } from '../domain/backoff';
 import { transferJobOf } from '../domain/file-version';
 import { errorMessage, ExternalError } from '../errors';
-import type { ClaimedFile } from '../ports';
+import type { ClaimedFile, Clock } from '../ports';
 import type { TransferDeps, TransferOutcome } from './transfer';
 
 /**
@@ -9,6 +9,9 @@ import type { TransferDeps, TransferOutcome } from './transfer';
  * `quarantined` (finalize: its upload aborted, its job parked in the dead-letter queue), or failed
  * and retried after a backoff (recordFailure), each counted, measured and logged once.
  */
+
+/** The deps' clock's time, or the system's. */
+export const nowOf = (deps: { clock?: Clock }): Date => deps.clock?.now() ?? new Date();
 
 export async function finalize(
   file: ClaimedFile,
@@ -21,7 +24,7 @@ export async function finalize(
   if (file.upload) await deps.store.abortMultipartUpload(file.upload.key, file.upload.uploadId).catch(() => {});
   if (await deps.ledger.markFinal(file.fileId, deps.instanceId, status, { code, message })) {
     deps.stats?.transition(file.serverId, 'transferring', status);
-    if (status === 'quarantined') deps.stats?.failure(file.serverId, code, new Date());
+    if (status === 'quarantined') deps.stats?.failure(file.serverId, code, nowOf(deps));
     deps.metrics?.fileFailed(code, status);
   }
   if (status === 'quarantined') await parkInDeadLetterQueue(file, deps);
@@ -56,9 +59,9 @@ export async function recordFailure(file: ClaimedFile, error: unknown, deps: Tra
     return finalize(file, 'quarantined', code, message, deps);
   }
   const delaySeconds = backoffSeconds(file.attempts, deps.backoffCapSeconds, deps.random);
-  if (await deps.ledger.markFailed(file.fileId, deps.instanceId, { code, message }, new Date(Date.now() + delaySeconds * 1000))) {
+  if (await deps.ledger.markFailed(file.fileId, deps.instanceId, { code, message }, new Date(nowOf(deps).getTime() + delaySeconds * 1000))) {
     deps.stats?.transition(file.serverId, 'transferring', 'failed');
-    deps.stats?.failure(file.serverId, code, new Date());
+    deps.stats?.failure(file.serverId, code, nowOf(deps));
     deps.metrics?.fileFailed(code, 'retrying');
   }
   deps.logger.warn('transfer_failed', { ...log, attempts: file.attempts, retryInSeconds: Math.round(delaySeconds) });

@@ -4,10 +4,11 @@ import type { ServerRecord } from '../domain/server';
 import { errorMessage, LeaseLostError, UnsafeKeyError } from '../errors';
 import { uploadInParts } from './multipart-upload';
 import { SftpSessions, type BorrowedSession } from './sftp-sessions';
-import { finalize, recordFailure } from './transfer-failures';
+import { finalize, nowOf, recordFailure } from './transfer-failures';
 import { uploadWhole } from './whole-upload';
 import type {
   ClaimedFile,
+  Clock,
   ConnectionSlots,
   JobQueue,
   Logger,
@@ -61,6 +62,8 @@ export interface TransferDeps {
   stats?: StatsRecorder;
   /** Rates and latencies for alarms and the dashboard (CloudWatch EMF on AWS). */
   metrics?: OperationalMetrics;
+  /** Time for leases, backoff and latencies; the system clock when not given. */
+  clock?: Clock;
 }
 
 export type TransferOutcome =
@@ -88,7 +91,7 @@ export const SLOT_WAIT_SECONDS = 3;
  * - Only after the ledger records `uploaded` is the notification enqueued.
  */
 export async function transferFile(job: TransferJob, deps: TransferDeps): Promise<TransferOutcome> {
-  const leaseUntil = () => new Date(Date.now() + deps.leaseSeconds * 1000);
+  const leaseUntil = () => new Date(nowOf(deps).getTime() + deps.leaseSeconds * 1000);
   // A connection first: while the server is at its cap the file is left as it is, without a claim
   // and its release (a busy server's files are otherwise claimed and released on every delivery).
   const server = await deps.servers.get(job.serverId);
@@ -123,7 +126,7 @@ export async function transferFile(job: TransferJob, deps: TransferDeps): Promis
     return { status: unclaimed[claim] };
   }
   const file = claim;
-  const claimedAt = Date.now();
+  const claimedAt = nowOf(deps).getTime();
   deps.stats?.transition(file.serverId, file.previousStatus, 'transferring');
   const log = { fileId: file.fileId, serverId: file.serverId, serverName: file.serverName, remotePath: file.remotePath };
 
@@ -215,8 +218,8 @@ export async function transferFile(job: TransferJob, deps: TransferDeps): Promis
     };
     await deps.ledger.markUploaded(file.fileId, deps.instanceId, result);
     deps.stats?.transition(file.serverId, 'transferring', 'uploaded');
-    deps.stats?.ingested(file.serverId, file.size, new Date());
-    deps.metrics?.fileIngested(file.size, (Date.now() - claimedAt) / 1000);
+    deps.stats?.ingested(file.serverId, file.size, nowOf(deps));
+    deps.metrics?.fileIngested(file.size, (nowOf(deps).getTime() - claimedAt) / 1000);
     deps.logger.info('file_uploaded', { ...log, key, versionId: object.versionId, size: file.size, sha256: uploaded.sha256, bytesRead: uploaded.bytesRead, attempts: file.attempts });
     await deps.notifications.sendAll([{ fileId: file.fileId }]);
     await afterIngest(server, file, session, deps);

@@ -4,7 +4,7 @@ import { ALWAYS_DENIED_CIDRS, DestinationPolicy, parseCidr, type Cidr } from '..
 import type { ServerRecord } from '../../lib/domain/server';
 import { statsKey } from '../../lib/adapters/dynamodb-stats';
 import { snapshotOf, StatsDeltas, windowHours, type Counters } from '../../lib/domain/stats';
-import type { FileCatalog, FileStatus, FileView, Logger, Page, PollState, PollTick, PutResult, RedriveLedger, SecretStore, ServerStore, StatsReader, StatsRecorder, UpdateResult } from '../../lib/ports';
+import type { Clock, FileCatalog, FileStatus, FileView, Logger, OperationalMetrics, Page, PollState, PollTick, PutResult, RedriveLedger, SecretStore, ServerStore, StatsReader, StatsRecorder, UpdateResult } from '../../lib/ports';
 import type { ServerDeps } from '../../lib/use-cases/servers';
 
 /** In-memory ServerStore with the same contract as the DynamoDB one (unique names, versions). */
@@ -99,6 +99,31 @@ export class RecordingLogger implements Logger {
   info = (event: string, fields: Record<string, unknown> = {}) => void this.lines.push({ level: 'info', event, fields });
   warn = (event: string, fields: Record<string, unknown> = {}) => void this.lines.push({ level: 'warn', event, fields });
   error = (event: string, fields: Record<string, unknown> = {}) => void this.lines.push({ level: 'error', event, fields });
+}
+
+/** A clock that moves only when told to. */
+export class ManualClock implements Clock {
+  private current: number;
+  constructor(start: Date | string = '2026-12-01T00:00:00Z') {
+    this.current = new Date(start).getTime();
+  }
+  now() {
+    return new Date(this.current);
+  }
+  advance(seconds: number) {
+    this.current += seconds * 1000;
+  }
+}
+
+/** OperationalMetrics that keeps each call as `[name, ...arguments]`. */
+export class RecordingMetrics implements OperationalMetrics {
+  readonly calls: [string, ...unknown[]][] = [];
+  fileIngested = (bytes: number, transferSeconds: number) => void this.calls.push(['fileIngested', bytes, transferSeconds]);
+  fileNotified = (seconds: number) => void this.calls.push(['fileNotified', seconds]);
+  fileFailed = (code: string, outcome: 'retrying' | 'quarantined' | 'vanished') => void this.calls.push(['fileFailed', code, outcome]);
+  pollFailed = (code: string, consecutiveFailures: number) => void this.calls.push(['pollFailed', code, consecutiveFailures]);
+  notificationParked = (code: string) => void this.calls.push(['notificationParked', code]);
+  publish = () => void this.calls.push(['publish']);
 }
 
 export function fakeServerDeps(overrides: Partial<Omit<ServerDeps, 'servers' | 'secrets' | 'logger' | 'pollState' | 'ticks'>> = {}) {
