@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { createWriteStream, globSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { ensureConsoleBuilt } from './console-build';
 import { findMinio, MissingMinioError } from './local/minio';
 import { localS3From, startLocalStack, type LocalS3, type LocalStack } from './local/stack';
 import { errorMessage } from '../lib/errors';
@@ -35,6 +36,8 @@ async function main(): Promise<number> {
   const functionLog = join(dataDir, 'functions.log');
   const env: NodeJS.ProcessEnv = { ...process.env, SLUICE_TEST_DATA_DIR: dataDir };
   try {
+    // The console's unit tests read the built page; the stack below and `serverless package` embed it.
+    await ensureConsoleBuilt(projectRoot, (line) => console.log(`  ${line}`));
     if (layers.includes('integration')) {
       const logStream = createWriteStream(functionLog);
       const s3 = testS3();

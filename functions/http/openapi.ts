@@ -95,7 +95,7 @@ export function openApiDocument() {
           responses: {
             '201': { description: 'Registered', content: json('Server') },
             ...errors,
-            '409': problem('A server with this name exists'),
+            '409': problem('A server with this name or key prefix exists (`errors` names the field), or MAX_SERVERS are registered'),
             '413': problem('Body larger than 64 KiB'),
             '415': problem('Body is not application/json'),
           },
@@ -120,7 +120,7 @@ export function openApiDocument() {
             '200': { description: 'Updated', content: json('Server') },
             ...errors,
             '404': problem('Unknown id'),
-            '409': problem('Name taken, or changed concurrently'),
+            '409': problem('Name or key prefix taken (`errors` names the field), or changed concurrently'),
             '413': problem('Body larger than 64 KiB'),
             '415': problem('Body is not application/json'),
           },
@@ -236,6 +236,23 @@ export function openApiDocument() {
       },
       '/openapi.json': {
         get: { operationId: 'openapi', security: [], responses: { '200': { description: 'This document' } } },
+      },
+      '/console': {
+        get: {
+          operationId: 'console',
+          security: [],
+          description: 'The operator console, a page that asks for the API token and calls the routes above with it. No token is needed to load it.',
+          responses: { '200': { description: 'The page', content: { 'text/html': { schema: { type: 'string' } } } } },
+        },
+      },
+      '/console/{asset}': {
+        get: {
+          operationId: 'consoleAsset',
+          security: [],
+          description: "The console's scripts, styles and icon (`assets/<name>-<hash>.<ext>`; the path may hold slashes), cached for a year.",
+          parameters: [{ name: 'asset', in: 'path', required: true, schema: { type: 'string' } }],
+          responses: { '200': { description: 'The asset' }, '404': problem('No such asset') },
+        },
       },
     },
   };

@@ -9,6 +9,7 @@ import { countRequests } from '../../lib/adapters/aws-clients';
 import { LOCAL_AMQP_URL } from '../../lib/amqp-defaults';
 import { loadConfig } from '../../lib/config';
 import { ConfigError } from '../../lib/errors';
+import { ensureConsoleBuilt } from '../console-build';
 import { assertJava, startDynamoDbLocal } from './dynamodb';
 import { findMinio, MINIO_DEFAULT_CREDENTIALS, MissingMinioError, startMinio } from './minio';
 import { startStandIn, stopChild, waitFor } from './processes';
@@ -166,6 +167,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     // Fail fast: every function's configuration is checked, as its cold start would, before anything runs.
     const service = await resolveService(options.projectRoot, stage, join(dataDir, 'cache'), functionEnv);
     checkFunctionConfig(service, functionEnv);
+    // serverless-offline bundles the console's function, which embeds the built page.
+    await ensureConsoleBuilt(options.projectRoot, log);
 
     if (!configured('DYNAMODB')) assertJava();
     if (s3Kind === 'fauxqs' || !configured('SQS')) {

@@ -116,6 +116,12 @@ describe('GET /stats and GET /metrics through the running stack', () => {
     assert.equal(stats.last24h.filesIngested, 3);
     assert.equal(stats.last24h.bytesIngested, bytes);
     assert.deepEqual(stats.last24h.failures, {});
+    // The console's per-hour charts: 24 hours oldest first, the ingest in the hour(s) it happened.
+    const hourly = stats.last24h.hourly as { hour: string; filesIngested: number }[];
+    assert.equal(hourly.length, 24);
+    assert.equal(hourly[0]!.hour, stats.last24h.since);
+    assert.equal(hourly.reduce((sum, hour) => sum + hour.filesIngested, 0), 3);
+    assert.ok(hourly.slice(0, 22).every((hour) => hour.filesIngested === 0), 'nothing in the older hours');
     assert.equal(stats.detectToNotify.count, 3);
 
     const metrics = await api('GET', '/metrics');

@@ -83,6 +83,9 @@ describe('serverless package', () => {
     assert.equal(roleOf('openapi'), publicRole);
     const publicUsers = Object.keys(printed.functions).filter((fn) => roleOf(fn) === publicRole);
     assert.deepEqual(publicUsers.sort(), ['console', 'health', 'openapi'], 'no other function runs under it');
+    // The console's page and assets load without a token (the page asks for one): no authorizer on them.
+    const routeAuth = new Map(ofType('AWS::ApiGatewayV2::Route').map(([, route]) => [route.Properties.RouteKey as string, route.Properties.AuthorizationType ?? 'NONE']));
+    assert.deepEqual(['GET /console', 'GET /console/{asset+}', 'GET /servers'].map((key) => routeAuth.get(key)), ['NONE', 'NONE', 'CUSTOM']);
     const role = Resources[publicRole]!;
     assert.equal(role.Type, 'AWS::IAM::Role');
     assert.deepEqual(role.Properties.ManagedPolicyArns, ['arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole']);

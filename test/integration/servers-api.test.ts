@@ -372,6 +372,8 @@ describe('OpenAPI document', () => {
     const document = response.json;
     assert.equal(document.openapi, '3.1.0');
     assert.deepEqual(Object.keys(document.paths).sort(), [
+      '/console',
+      '/console/{asset}',
       '/files',
       '/files/{id}',
       '/files/{id}/renotify',

@@ -66,6 +66,11 @@ describe('npm start', () => {
         assert.ok(printed.includes(expected), `prints ${expected}`);
       }
       assert.equal((await fetch('http://127.0.0.1:3200/health')).status, 200);
+      // The console is built if need be and served with the API (test/integration/console.test.ts drives it).
+      assert.ok(printed.includes('Console     http://127.0.0.1:3200/console'), 'prints the console');
+      const page = await fetch('http://127.0.0.1:3200/console');
+      assert.equal(page.status, 200);
+      assert.match(await page.text(), /<script type="module"[^>]* src="\/console\/assets\//);
       const created = await fetch('http://127.0.0.1:3200/servers', {
         method: 'POST',
         headers: authorized,
