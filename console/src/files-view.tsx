@@ -7,7 +7,7 @@ import { usePoll } from './poll';
 import { ALL_SERVERS, href } from './routes';
 import { loadAllServers } from './servers';
 import { FILE_STATUSES, RETRYABLE_STATUSES, type FileView, type Page } from './types';
-import { ActionButton, Badge, Facts, LoadFailed, Loading, StatusBadge } from './ui';
+import { ActionButton, Facts, LastError, LoadFailed, Loading, StatusBadge } from './ui';
 
 const PAGE_SIZE = 50;
 const filePath = (file: FileView, action: string) => `/files/${encodeURIComponent(file.fileId)}${action}`;
@@ -65,13 +65,7 @@ function FileRow({ file, showServer, refresh }: { file: FileView; showServer: bo
       </td>
       <td data-label="Attempts" class="nowrap">{file.attempts}</td>
       <td data-label="Last error" class="error-cell">
-        {file.lastError ? (
-          <span title={file.lastError.message}>
-            <Badge tone="bad">{file.lastError.code}</Badge> <span class="small">{shorten(file.lastError.message, 48)}</span>
-          </span>
-        ) : (
-          '—'
-        )}
+        <LastError error={file.lastError} keep={48} />
       </td>
       <td data-label="Object" class="object-cell">
         {file.key ? (

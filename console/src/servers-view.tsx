@@ -1,11 +1,11 @@
 import { api } from './api';
-import { relativeTime, shorten, sinceTime } from './format';
+import { relativeTime, sinceTime } from './format';
 import { notify } from './notices';
 import { useNow, usePoll } from './poll';
 import { href } from './routes';
 import { loadAllServers, serverPath } from './servers';
 import type { Server } from './types';
-import { ActionButton, Badge, HealthBadge, HostKeyBadge, LoadFailed, Loading } from './ui';
+import { ActionButton, HealthBadge, HostKeyBadge, LastError, LoadFailed, Loading } from './ui';
 
 /** Turns polling of a server on or off (PATCH active). */
 export async function setActive(server: Server, active: boolean, done: () => void): Promise<void> {
@@ -42,13 +42,7 @@ function ServerRow({ server, now, refresh }: { server: Server; now: Date; refres
       </td>
       <td data-label="Failures">{server.consecutiveFailures}</td>
       <td data-label="Last error">
-        {server.lastError ? (
-          <span title={server.lastError.message}>
-            <Badge tone="bad">{server.lastError.code}</Badge> <span class="small">{shorten(server.lastError.message, 60)}</span>
-          </span>
-        ) : (
-          '—'
-        )}
+        <LastError error={server.lastError} keep={60} />
       </td>
       <td data-label="Host key" class="nowrap">
         <HostKeyBadge server={server} />

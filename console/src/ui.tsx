@@ -1,9 +1,9 @@
 import type { ComponentChildren } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { describeError } from './api';
-import { hostKeyState, serverHealth, statusTone } from './format';
+import { hostKeyState, serverHealth, shorten, statusTone } from './format';
 import { notify } from './notices';
-import type { Server } from './types';
+import type { ErrorInfo, Server } from './types';
 
 export function Badge({ tone, children, title }: { tone: string; children: ComponentChildren; title?: string | undefined }) {
   return (
@@ -16,6 +16,16 @@ export function Badge({ tone, children, title }: { tone: string; children: Compo
 export const StatusBadge = ({ status }: { status: string }) => <Badge tone={statusTone(status)}>{status}</Badge>;
 
 const HEALTH_TONES = { healthy: 'ok', failing: 'bad', inactive: 'muted', waiting: 'busy' } as const;
+/** A recorded error: its code as a badge, the start of its message (the whole of it on hover); a dash without one. */
+export function LastError({ error, keep }: { error: ErrorInfo | null; keep: number }) {
+  if (!error) return <>—</>;
+  return (
+    <span title={error.message}>
+      <Badge tone="bad">{error.code}</Badge> <span class="small">{shorten(error.message, keep)}</span>
+    </span>
+  );
+}
+
 export function HealthBadge({ server }: { server: Server }) {
   const health = serverHealth(server);
   return <Badge tone={HEALTH_TONES[health.state]}>{health.label}</Badge>;

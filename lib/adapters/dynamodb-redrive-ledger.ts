@@ -1,7 +1,8 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { FileStatus, FileView, RedriveLedger } from '../ports';
 import { toView } from './dynamodb-file-catalog';
+import { queryPages } from './dynamodb-pages';
 
 /** Index entries one query reads (before its filter): bounds the work between two budget checks. */
 const PAGE_ITEMS = 1000;
@@ -55,22 +56,15 @@ export class DynamoRedriveLedger implements RedriveLedger {
       values[':since'] = filter.notifiedSince.toISOString();
       condition = '#status = :notified AND notifiedAt >= :since';
     }
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.documents.send(
-        new QueryCommand({
-          TableName: this.options.table,
-          IndexName: 'byServer',
-          KeyConditionExpression: 'serverId = :serverId',
-          FilterExpression: condition,
-          ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: values,
-          Limit: PAGE_ITEMS,
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      if (page.Items?.length) yield page.Items.map(toView);
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
+    const pages = queryPages(this.documents, {
+      TableName: this.options.table,
+      IndexName: 'byServer',
+      KeyConditionExpression: 'serverId = :serverId',
+      FilterExpression: condition,
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: values,
+      Limit: PAGE_ITEMS,
+    });
+    for await (const items of pages) if (items.length) yield items.map(toView);
   }
 }

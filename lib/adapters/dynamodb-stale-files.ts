@@ -1,6 +1,7 @@
 import { BatchGetCommand, DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
 import type { FileStatus, StaleFile, StaleFiles } from '../ports';
+import { queryPages } from './dynamodb-pages';
 
 const StaleItem = z.object({
   fileId: z.string(),
@@ -56,23 +57,16 @@ export class DynamoStaleFiles implements StaleFiles {
   async uploadsInUse(): Promise<Set<string>> {
     const inUse = new Set<string>();
     for (const status of ['pending', 'transferring', 'failed'] satisfies FileStatus[]) {
-      let startKey: Record<string, unknown> | undefined;
-      do {
-        const page = await this.documents.send(
-          new QueryCommand({
-            TableName: this.options.table,
-            IndexName: 'byStatus',
-            KeyConditionExpression: '#status = :status',
-            FilterExpression: 'attribute_exists(uploadId)',
-            ProjectionExpression: 'uploadId',
-            ExpressionAttributeNames: { '#status': 'status' },
-            ExpressionAttributeValues: { ':status': status },
-            ExclusiveStartKey: startKey,
-          }),
-        );
-        for (const item of page.Items ?? []) if (typeof item.uploadId === 'string') inUse.add(item.uploadId);
-        startKey = page.LastEvaluatedKey;
-      } while (startKey);
+      const pages = queryPages(this.documents, {
+        TableName: this.options.table,
+        IndexName: 'byStatus',
+        KeyConditionExpression: '#status = :status',
+        FilterExpression: 'attribute_exists(uploadId)',
+        ProjectionExpression: 'uploadId',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ':status': status },
+      });
+      for await (const items of pages) for (const item of items) if (typeof item.uploadId === 'string') inUse.add(item.uploadId);
     }
     return inUse;
   }

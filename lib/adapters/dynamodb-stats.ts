@@ -1,8 +1,9 @@
-import { BatchGetCommand, DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { FILE_STATUSES } from '../domain/file-version';
 import { snapshotOf, StatsDeltas, windowHours, type Counters, type StatsScope, type StatsSnapshot } from '../domain/stats';
 import type { FileStatus, Logger, StatsReader, StatsReconciler, StatsRecorder } from '../ports';
 import { conditionally } from './dynamodb-conditions';
+import { queryPages } from './dynamodb-pages';
 
 /** Hourly items outlive the 24 h window by a day, then DynamoDB's TTL removes them. */
 const HOUR_ITEM_TTL_SECONDS = 48 * 3600;
@@ -152,26 +153,22 @@ export class DynamoStatsReconciler implements StatsReconciler {
   /** Reads the server's whole history (byServer projects every attribute; only `status` is returned). */
   async countVersions(serverId: string, deadline: Date): Promise<Record<FileStatus, number> | undefined> {
     const counts = Object.fromEntries(FILE_STATUSES.map((status) => [status, 0])) as Record<FileStatus, number>;
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      if (Date.now() > deadline.getTime()) return undefined;
-      const page = await this.documents.send(
-        new QueryCommand({
-          TableName: this.options.table,
-          IndexName: 'byServer',
-          KeyConditionExpression: 'serverId = :serverId',
-          ProjectionExpression: '#status',
-          ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: { ':serverId': serverId },
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      for (const item of page.Items ?? []) {
+    if (Date.now() > deadline.getTime()) return undefined;
+    const pages = queryPages(this.documents, {
+      TableName: this.options.table,
+      IndexName: 'byServer',
+      KeyConditionExpression: 'serverId = :serverId',
+      ProjectionExpression: '#status',
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: { ':serverId': serverId },
+    });
+    for await (const items of pages) {
+      for (const item of items) {
         const status = item.status as FileStatus;
         if (status in counts) counts[status]++;
       }
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
+      if (Date.now() > deadline.getTime()) return undefined;
+    }
     return counts;
   }
 

@@ -1,6 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import assert from 'node:assert/strict';
+import type { Sshd } from '../../scripts/fixtures/sshd';
+import { eventually } from './eventually';
 
 function required(name: string): string {
   const value = process.env[name];
@@ -60,4 +63,18 @@ let counter = 0;
 export function uniqueName(prefix = 'srv'): string {
   counter++;
   return `${prefix}-${process.pid}-${Date.now().toString(36)}-${counter}`;
+}
+
+/** Waits on a condition about the running stack, showing the functions' last log lines if it times out. */
+export function waitForStack<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 90_000): Promise<T> {
+  return eventually(what, check, timeoutMs, { context: () => functionLog().slice(-3000), everyMs: 500 });
+}
+
+/** Registers a server polling `dir` under the test sshd's root (password login, files taken at once); its id. */
+export async function registerSshdServer(sshd: Sshd, dir: string, namePrefix: string): Promise<string> {
+  const created = await api('POST', '/servers', {
+    body: { name: uniqueName(namePrefix), host: '127.0.0.1', port: sshd.port, username: sshd.username, password: sshd.password, remoteDir: `${sshd.root}/${dir}`, stableAfterSeconds: 0 },
+  });
+  assert.equal(created.status, 201, created.text);
+  return created.json.id as string;
 }

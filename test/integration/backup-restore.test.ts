@@ -15,8 +15,7 @@ import {
 } from '@aws-sdk/client-s3';
 import type { ChannelModel } from 'amqplib';
 import type { FileIngestedMessage } from '../../lib/ports';
-import { api, dynamoClient, functionLog, secretsClient, stage, uniqueName } from '../helpers/api';
-import { eventually } from '../helpers/eventually';
+import { api, dynamoClient, registerSshdServer, secretsClient, stage, waitForStack } from '../helpers/api';
 import { backupItems, restoreItems, type TableBackup } from '../helpers/ledger-backup';
 import { bindIngestedQueue } from '../helpers/rabbitmq';
 import { startSshd, writeRemoteFile, type Sshd } from '../../scripts/fixtures/sshd';
@@ -65,25 +64,12 @@ after(async () => {
   secrets.destroy();
 });
 
-const logTail = () => functionLog().slice(-3000);
-const waitFor = <T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 90_000) =>
-  eventually(what, check, timeoutMs, { context: logTail, everyMs: 500 });
+const waitFor = waitForStack;
 
 async function register(dir: string): Promise<string> {
-  const created = await api('POST', '/servers', {
-    body: {
-      name: uniqueName('restore'),
-      host: '127.0.0.1',
-      port: sshd.port,
-      username: sshd.username,
-      password: sshd.password,
-      remoteDir: `${sshd.root}/${dir}`,
-      stableAfterSeconds: 0,
-    },
-  });
-  assert.equal(created.status, 201, created.text);
-  servers.push(created.json.id);
-  return created.json.id;
+  const id = await registerSshdServer(sshd, dir, 'restore');
+  servers.push(id);
+  return id;
 }
 
 interface FileView {

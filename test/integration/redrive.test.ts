@@ -5,8 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import type { ChannelModel } from 'amqplib';
 import type { FileIngestedMessage } from '../../lib/ports';
-import { api, functionLog, uniqueName } from '../helpers/api';
-import { eventually } from '../helpers/eventually';
+import { api, registerSshdServer, waitForStack } from '../helpers/api';
 import { bindIngestedQueue } from '../helpers/rabbitmq';
 import { startSshd, writeRemoteFile, type Sshd } from '../../scripts/fixtures/sshd';
 
@@ -34,24 +33,11 @@ after(async () => {
   await sshd?.dispose();
 });
 
-const logTail = () => functionLog().slice(-3000);
-const waitFor = <T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 90_000) =>
-  eventually(what, check, timeoutMs, { context: logTail, everyMs: 500 });
+const waitFor = waitForStack;
 
 async function register(dir: string): Promise<string> {
-  const created = await api('POST', '/servers', {
-    body: {
-      name: uniqueName('redrive'),
-      host: '127.0.0.1',
-      port: sshd.port,
-      username: sshd.username,
-      password: sshd.password,
-      remoteDir: `${sshd.root}/${dir}`,
-      stableAfterSeconds: 0,
-    },
-  });
-  assert.equal(created.status, 201, created.text);
-  return created.json.id;
+  const id = await registerSshdServer(sshd, dir, 'redrive');
+  return id;
 }
 
 /** Writes files the SFTP account may list but not read. */
