@@ -1,12 +1,13 @@
 import { fileVersionId, relativeTo, type ListedFile } from '../domain/file-identity';
 import { transferJobOf } from '../domain/file-version';
-import { requiredHostKey, type HostKeyPolicy } from '../domain/host-key';
+import type { HostKeyPolicy } from '../domain/host-key';
 import type { ListingBounds } from '../domain/listing-bounds';
 import { listingFilter } from '../domain/listing-filter';
 import { escapeName, unsafeNameReason } from '../domain/remote-name';
 import type { ServerRecord } from '../domain/server';
 import { SnapshotDiff } from '../domain/snapshot';
 import { SftpError } from '../errors';
+import { openSession } from './open-session';
 import { recordPollFailure } from './poll-failures';
 import type {
   Clock,
@@ -95,13 +96,7 @@ export async function pollServer(tick: PollTick, deps: PollDeps): Promise<PollRe
 
   let session: SftpSession | undefined;
   try {
-    const expectedHostKey = requiredHostKey(server, state.observedHostKey, deps.hostKeyPolicy);
-    const credentials = await deps.secrets.read(server.secretArn);
-    const connection = await deps.sftp.connect(server, credentials, expectedHostKey);
-    session = connection.session;
-    if (expectedHostKey === undefined && (await deps.pollState.recordHostKey(server.id, connection.hostKey))) {
-      deps.logger.warn('host_key_recorded', { serverId: server.id, serverName: server.name, hostKey: connection.hostKey });
-    }
+    session = await openSession(server, state.observedHostKey, { ...deps, firstSeen: { pollState: deps.pollState, logger: deps.logger } });
     // The whole listing's deadline, as a timer: the bounds' own check runs only as pages arrive.
     const listing = session;
     const listingTimer = setTimeout(

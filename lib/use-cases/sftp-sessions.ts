@@ -1,6 +1,7 @@
-import { requiredHostKey, type HostKeyPolicy } from '../domain/host-key';
+import type { HostKeyPolicy } from '../domain/host-key';
 import type { ServerRecord } from '../domain/server';
 import type { ConnectionSlots, PollStateStore, SecretStore, SftpConnector, SftpSession } from '../ports';
+import { openSession } from './open-session';
 
 export interface SessionDeps {
   slots: ConnectionSlots;
@@ -177,9 +178,8 @@ export class SftpSessions {
     const slot = await this.deps.slots.acquire(server.id, server.maxConnections, this.deps.instanceId, slotUntil);
     if (slot === undefined) return 'no-slot';
     try {
-      const expectedHostKey = requiredHostKey(server, server.hostKey === null ? (await this.deps.pollState.get(server.id))?.observedHostKey : undefined, this.deps.hostKeyPolicy);
-      const credentials = await this.deps.secrets.read(server.secretArn);
-      const { session } = await this.deps.sftp.connect(server, credentials, expectedHostKey);
+      const observedHostKey = server.hostKey === null ? (await this.deps.pollState.get(server.id))?.observedHostKey : undefined;
+      const session = await openSession(server, observedHostKey, this.deps);
       return { serverId: server.id, slot, slotUntil, session };
     } catch (error) {
       // The connect error is what matters; a slot not released expires with its lease.
