@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { connect } from 'amqplib';
 import { api, uniqueName } from '../helpers/api';
+import { eventually } from '../helpers/eventually';
 import { SHARED_AMQP_URL } from '../helpers/rabbitmq';
 import { startSshd, writeRemoteFile, type Sshd } from '../../scripts/fixtures/sshd';
 
@@ -44,25 +45,26 @@ describe('detection and transfer through the running stack', () => {
     const serverId: string = created.json.id;
     const keyPrefix: string = created.json.keyPrefix;
     const landed = new Map<string, Buffer>();
-    const deadline = Date.now() + 150_000;
-    while (landed.size < 2 && Date.now() < deadline) {
-      for (const name of ['one.csv', 'two.csv']) {
-        if (landed.has(name)) continue;
-        try {
-          const { Body } = await s3.send(new GetObjectCommand({ Bucket: 'sluice-ingest', Key: `${keyPrefix}/${name}` }));
-          landed.set(name, Buffer.from(await Body!.transformToByteArray()));
-        } catch {
-          // not there yet
+    await eventually(
+      'both objects in the bucket',
+      async () => {
+        for (const name of ['one.csv', 'two.csv']) {
+          if (landed.has(name)) continue;
+          try {
+            const { Body } = await s3.send(new GetObjectCommand({ Bucket: 'sluice-ingest', Key: `${keyPrefix}/${name}` }));
+            landed.set(name, Buffer.from(await Body!.transformToByteArray()));
+          } catch {
+            // Not stored yet (NoSuchKey): looked for again on the next round.
+          }
         }
-      }
-      await new Promise((resolve) => setTimeout(resolve, 500));
-    }
+        return landed.size === 2 ? true : undefined;
+      },
+      150_000,
+      { everyMs: 500 },
+    );
     assert.deepEqual(Object.fromEntries([...landed].map(([name, body]) => [name, body.toString()])), { 'one.csv': 'one', 'two.csv': 'two' });
 
-    const deadlineForMessages = Date.now() + 60_000;
-    while (announced.filter((message) => message.serverId === serverId).length < 2 && Date.now() < deadlineForMessages) {
-      await new Promise((resolve) => setTimeout(resolve, 250));
-    }
+    await eventually('both announcements', () => (announced.filter((message) => message.serverId === serverId).length >= 2 ? true : undefined), 60_000, { everyMs: 250 });
     await broker.close();
     assert.deepEqual(
       announced.filter((message) => message.serverId === serverId).map((message) => message.remotePath.split('/').pop()).sort(),

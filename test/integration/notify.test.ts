@@ -10,6 +10,7 @@ import type { Container } from '../../lib/container';
 import type { FileIngestedMessage, Publisher } from '../../lib/ports';
 import { notifyFile, renotifyFile, type NotifyDeps } from '../../lib/use-cases/notify';
 import { sweep } from '../../lib/use-cases/sweep';
+import { eventually } from '../helpers/eventually';
 import { RecordingLogger } from '../helpers/fakes';
 import { SHARED_AMQP_URL } from '../helpers/rabbitmq';
 import { isolatedContainer } from '../../scripts/fixtures/resources';
@@ -67,11 +68,32 @@ async function consumer(routingKey = 'file.ingested') {
   const { queue } = await channel.assertQueue('', { exclusive: true });
   await channel.bindQueue(queue, exchange, routingKey);
   const received: ConsumeMessage[] = [];
-  await channel.consume(queue, (message) => message && received.push(message), { noAck: true });
+  const sentinels = new Set<string>();
+  await channel.consume(
+    queue,
+    (message) => {
+      if (!message) return;
+      if (message.properties.type === 'sentinel') sentinels.add(message.properties.messageId as string);
+      else received.push(message);
+    },
+    { noAck: true },
+  );
   return {
     received,
     ids: () => received.map((message) => message.properties.messageId as string),
-    settle: () => new Promise((resolve) => setTimeout(resolve, 300)),
+    /**
+     * Everything published and confirmed before this call has arrived: a sentinel published (and
+     * confirmed) after it is queued behind it, so once the sentinel is here nothing earlier is still
+     * on its way, and a duplicate would already be counted.
+     */
+    settle: async () => {
+      const id = randomBytes(8).toString('hex');
+      const confirms = await broker.createConfirmChannel();
+      confirms.publish(exchange, routingKey, Buffer.from('{}'), { messageId: id, type: 'sentinel' });
+      await confirms.waitForConfirms();
+      await confirms.close();
+      await eventually('the sentinel behind the messages', () => (sentinels.has(id) ? true : undefined), 10_000, { everyMs: 10 });
+    },
     close: () => channel.close(),
   };
 }

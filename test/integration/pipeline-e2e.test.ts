@@ -331,7 +331,11 @@ describe('pipeline end to end through npm start', () => {
     for (const name of first) writeRemoteFile(sshd, `sshd-outage/${name}`, randomBytes(100_000));
     await eventually('the first files announced', () => (messagesFor(target.id).length >= 1 ? true : undefined), 120_000);
     await sshd.stop();
-    await new Promise((resolve) => setTimeout(resolve, 6000));
+    // Down long enough for the server's polls to fail (and back off), not just for one to be missed.
+    await eventually('polls failing while sshd is down', async () => {
+      const server = await api('GET', `/servers/${target.id}`);
+      return server.json.consecutiveFailures >= 2 ? true : undefined;
+    }, 60_000);
     const later = ['4.bin', '5.bin'];
     for (const name of later) writeRemoteFile(sshd, `sshd-outage/${name}`, randomBytes(100_000));
     await sshd.start();

@@ -121,7 +121,11 @@ describe('local SQS event source (Lambda event source mapping semantics)', () =>
     try {
       await send(queue.url, ['x', 'y']);
       await until(() => seen.filter((body) => body === 'x').length >= 2 && seen.filter((body) => body === 'y').length >= 2);
-      await new Promise((resolve) => setTimeout(resolve, 2500));
+      // Deleted after the success: nothing left to deliver again (neither waiting nor in flight).
+      await until(async () => {
+        const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queue.url, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }));
+        return Attributes?.ApproximateNumberOfMessages === '0' && Attributes?.ApproximateNumberOfMessagesNotVisible === '0';
+      });
     } finally {
       await runner.stop();
     }

@@ -165,18 +165,22 @@ describe('transfer: interruptions', () => {
       stdio: 'ignore',
     });
     try {
-      const deadline = Date.now() + 30_000;
-      while (((await ledgerEntry(job.fileId))?.uploadedBytes ?? 0) < 2 * PART) {
-        if (Date.now() > deadline) throw new Error('worker made no progress');
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
+      await eventually('the worker past its second part', async () => (((await ledgerEntry(job.fileId))?.uploadedBytes ?? 0) >= 2 * PART ? true : undefined), 30_000, { everyMs: 100 });
     } finally {
       worker.kill('SIGKILL');
       proxy.throttle(0);
     }
     assert.equal((await transferFile(job, deps)).status, 'in-progress-elsewhere', 'the dead worker\'s lease still holds');
-    await new Promise((resolve) => setTimeout(resolve, 5500));
-    const outcome = await transferFile(job, deps);
+    // Once the dead worker's lease lapses the next delivery takes the file over and resumes it.
+    const outcome = await eventually(
+      'the lapsed lease taken over',
+      async () => {
+        const attempt = await transferFile(job, deps);
+        return attempt.status === 'in-progress-elsewhere' ? undefined : attempt;
+      },
+      30_000,
+      { everyMs: 500 },
+    );
     assert.equal(outcome.status, 'uploaded', JSON.stringify(outcome));
     assert.ok((await objectBytes(`${server.keyPrefix}/killed.bin`)).equals(content));
     const listed = await container.clients.s3.send(new ListObjectsV2Command({ Bucket: container.config.S3_BUCKET, Prefix: `${server.keyPrefix}/` }));
