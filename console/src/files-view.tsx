@@ -7,7 +7,7 @@ import { usePoll } from './poll';
 import { ALL_SERVERS, href } from './routes';
 import { loadAllServers } from './servers';
 import { FILE_STATUSES, RETRYABLE_STATUSES, type FileView, type Page } from './types';
-import { ActionButton, Facts, LastError, LoadFailed, Loading, StatusBadge } from './ui';
+import { ActionButton, ActionsHeading, Facts, LastError, LoadFailed, Loading, StatusBadge } from './ui';
 
 const PAGE_SIZE = 50;
 const filePath = (file: FileView, action: string) => `/files/${encodeURIComponent(file.fileId)}${action}`;
@@ -151,9 +151,7 @@ export function FilesView({ server, status }: { server: string; status: string }
               <th>Attempts</th>
               <th>Last error</th>
               <th>Object (key, version)</th>
-              <th>
-                <span class="visually-hidden">Actions</span>
-              </th>
+              <ActionsHeading />
             </tr>
           </thead>
           <tbody>

@@ -5,7 +5,7 @@ import { useNow, usePoll } from './poll';
 import { href } from './routes';
 import { loadAllServers, serverPath } from './servers';
 import type { Server } from './types';
-import { ActionButton, HealthBadge, HostKeyBadge, LastError, LoadFailed, Loading } from './ui';
+import { ActionButton, ActionsHeading, HealthBadge, HostKeyBadge, LastError, LoadFailed, Loading } from './ui';
 
 /** Turns polling of a server on or off (PATCH active). */
 export async function setActive(server: Server, active: boolean, done: () => void): Promise<void> {
@@ -93,9 +93,7 @@ export function ServersView() {
               <th>Failures</th>
               <th>Last error</th>
               <th>Host key</th>
-              <th>
-                <span class="visually-hidden">Actions</span>
-              </th>
+              <ActionsHeading />
             </tr>
           </thead>
           <tbody>

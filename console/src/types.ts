@@ -12,31 +12,8 @@ export interface ErrorInfo {
   at?: string;
 }
 
-export interface Server {
-  id: string;
-  name: string;
-  host: string;
-  port: number;
-  username: string;
-  authMethod: 'password' | 'privateKey';
-  remoteDir: string;
-  pattern: string;
-  recursive: boolean;
-  pollIntervalSeconds: number;
-  hostKey: string | null;
-  active: boolean;
-  keyPrefix: string;
-  maxConnections: number;
-  stableAfterSeconds: number;
-  afterIngest: string;
-  createdAt: string;
-  updatedAt: string;
-  observedHostKey: string | null;
-  lastPollAt: string | null;
-  lastError: ErrorInfo | null;
-  consecutiveFailures: number;
-  nextPollAt: string | null;
-}
+/** A server as GET /servers shows it: the API's own type (erased from the bundle: a type import only). */
+export type { ServerView as Server } from '../../lib/domain/server';
 
 export interface FileView {
   fileId: string;

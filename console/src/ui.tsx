@@ -26,6 +26,15 @@ export function LastError({ error, keep }: { error: ErrorInfo | null; keep: numb
   );
 }
 
+/** The heading of a table's actions column: read out, not shown. */
+export function ActionsHeading() {
+  return (
+    <th>
+      <span class="visually-hidden">Actions</span>
+    </th>
+  );
+}
+
 export function HealthBadge({ server }: { server: Server }) {
   const health = serverHealth(server);
   return <Badge tone={HEALTH_TONES[health.state]}>{health.label}</Badge>;

@@ -78,3 +78,16 @@ export async function registerSshdServer(sshd: Sshd, dir: string, namePrefix: st
   assert.equal(created.status, 201, created.text);
   return created.json.id as string;
 }
+
+/** Waits until the server has been polled `polls` more times: what those polls would enqueue and announce has been by then. */
+export async function polledAgain(serverId: string, polls: number): Promise<void> {
+  let last = (await api('GET', `/servers/${serverId}`)).json.lastPollAt;
+  for (let seen = 0; seen < polls; seen++) {
+    await waitForStack('another poll', async () => {
+      const now = (await api('GET', `/servers/${serverId}`)).json.lastPollAt;
+      if (now === last) return undefined;
+      last = now;
+      return true;
+    });
+  }
+}

@@ -71,6 +71,11 @@ export interface FixtureSftpServer {
  * answered OP_UNSUPPORTED by ssh2. It can also misbehave on purpose (`options`): leave a kind of
  * request unanswered forever, or trickle reads.
  */
+/** The registration fields that reach a fixture server and trust its key (pinned). */
+export function fixtureLogin(sftp: FixtureSftpServer) {
+  return { host: '127.0.0.1', port: sftp.port, username: sftp.username, password: sftp.password, hostKey: sftp.hostKey };
+}
+
 export async function startFixtureSftpServer(options: FixtureSftpOptions = {}): Promise<FixtureSftpServer> {
   const { stallOn, trickle } = options;
   const username = 'fixture';

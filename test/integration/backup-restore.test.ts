@@ -15,7 +15,7 @@ import {
 } from '@aws-sdk/client-s3';
 import type { ChannelModel } from 'amqplib';
 import type { FileIngestedMessage } from '../../lib/ports';
-import { api, dynamoClient, registerSshdServer, secretsClient, stage, waitForStack } from '../helpers/api';
+import { api, dynamoClient, polledAgain, registerSshdServer, secretsClient, stage, waitForStack } from '../helpers/api';
 import { backupItems, restoreItems, type TableBackup } from '../helpers/ledger-backup';
 import { bindIngestedQueue } from '../helpers/rabbitmq';
 import { startSshd, writeRemoteFile, type Sshd } from '../../scripts/fixtures/sshd';
@@ -93,18 +93,6 @@ const announced = (serverId: string, name: string, times = 1) =>
     return file?.status === 'notified' && deliveriesOf(file.fileId).length >= times ? file : undefined;
   });
 
-/** Waits until the server has been polled `polls` more times: what those polls would announce has been announced by then. */
-async function polledAgain(serverId: string, polls: number): Promise<void> {
-  let last = (await api('GET', `/servers/${serverId}`)).json.lastPollAt;
-  for (let seen = 0; seen < polls; seen++) {
-    await waitFor('another poll', async () => {
-      const now = (await api('GET', `/servers/${serverId}`)).json.lastPollAt;
-      if (now === last) return undefined;
-      last = now;
-      return true;
-    });
-  }
-}
 
 /** A server's items in the servers table: record, claims, poll state, snapshot chunks, connection slots. */
 const serverItems = (serverId: string) => (item: Record<string, AttributeValue>) => item.serverId?.S === serverId || (item.pk?.S ?? '').includes(serverId);

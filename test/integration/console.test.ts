@@ -188,9 +188,9 @@ describe('the operator console in a real browser', () => {
 
   it("deactivates and activates the server, and retries its failed files from its page", async () => {
     session.phase('activate');
-    await page.getByRole('button', { name: 'Deactivate' }).click();
+    await page.getByRole('button', { name: 'Deactivate', exact: true }).click();
     await eventually('deactivated', async () => ((await serverByName(name))?.active === false ? true : undefined), UI_MS);
-    await page.getByRole('button', { name: 'Activate' }).click();
+    await page.getByRole('button', { name: 'Activate', exact: true }).click();
     await eventually('activated', async () => ((await serverByName(name))?.active === true ? true : undefined), UI_MS);
     await page.getByRole('button', { name: 'Retry failed files' }).click();
     await page.getByRole('status').filter({ hasText: /0 failed, quarantined or vanished versions/ }).waitFor({ timeout: UI_MS });

@@ -10,7 +10,7 @@ import { pollServer, type PollDeps } from '../../lib/use-cases/poll';
 import { createServer, getServer } from '../../lib/use-cases/servers';
 import { api, functionLog, uniqueName } from '../helpers/api';
 import { eventually } from '../helpers/eventually';
-import { startFixtureSftpServer, type FixtureSftpServer } from '../helpers/fixture-sftp-server';
+import { fixtureLogin, type FixtureSftpServer, startFixtureSftpServer } from '../helpers/fixture-sftp-server';
 import { SHARED_AMQP_URL } from '../helpers/rabbitmq';
 import { drainJobs, isolatedContainer } from '../../scripts/fixtures/resources';
 
@@ -60,11 +60,7 @@ describe('hostile names next to good files, through the running stack', () => {
     const created = await api('POST', '/servers', {
       body: {
         name: uniqueName('hostile'),
-        host: '127.0.0.1',
-        port: sftp.port,
-        username: sftp.username,
-        password: sftp.password,
-        hostKey: sftp.hostKey,
+        ...fixtureLogin(sftp),
         remoteDir: dir,
         recursive: true,
         stableAfterSeconds: 0,
@@ -158,11 +154,7 @@ describe('listing bounds, at the use case with a real SFTP session', () => {
     const server = await createServer(
       CreateServerInput.parse({
         name: `bounds-${process.pid}-${counter}`,
-        host: '127.0.0.1',
-        port: sftp.port,
-        username: sftp.username,
-        password: sftp.password,
-        hostKey: sftp.hostKey,
+        ...fixtureLogin(sftp),
         remoteDir: dir,
         stableAfterSeconds: 0,
         ...fields,

@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import type { ChannelModel } from 'amqplib';
 import type { FileIngestedMessage } from '../../lib/ports';
-import { api, registerSshdServer, waitForStack } from '../helpers/api';
+import { api, polledAgain, registerSshdServer, waitForStack } from '../helpers/api';
 import { bindIngestedQueue } from '../helpers/rabbitmq';
 import { startSshd, writeRemoteFile, type Sshd } from '../../scripts/fixtures/sshd';
 
@@ -70,18 +70,6 @@ const allIn = (serverId: string, count: number, status: string, code?: string) =
     return files.length === count && files.every((file) => file.status === status && (code === undefined || file.lastError?.code === code)) ? files : undefined;
   });
 
-/** Waits until the server has been polled `polls` more times: whatever a run would still publish has been published by then. */
-async function polledAgain(serverId: string, polls: number): Promise<void> {
-  let last = (await api('GET', `/servers/${serverId}`)).json.lastPollAt;
-  for (let seen = 0; seen < polls; seen++) {
-    await waitFor('another poll', async () => {
-      const now = (await api('GET', `/servers/${serverId}`)).json.lastPollAt;
-      if (now === last) return undefined;
-      last = now;
-      return true;
-    });
-  }
-}
 
 const runRedrive = (...args: string[]) =>
   promisify(execFile)(process.execPath, ['--import', 'tsx', 'scripts/redrive.ts', '--stage', 'local', ...args], { env: process.env, encoding: 'utf8' });
