@@ -7,6 +7,12 @@ import { decodeCursor, encodeCursor } from './dynamodb-cursor';
 /** The fields every file-version item has from the moment the poller creates it (lib/domain/file-version.ts). */
 export const DetectedFileItem = TransferJob.extend({ serverName: z.string(), relativePath: z.string() });
 
+/** The detection fields of an item, as every view of a version starts (mtime still epoch seconds). */
+export function detectedFields(item: z.infer<typeof DetectedFileItem>) {
+  const { fileId, serverId, serverName, remotePath, relativePath, size, mtime } = item;
+  return { fileId, serverId, serverName, remotePath, relativePath, size, mtime };
+}
+
 const FileItem = DetectedFileItem.extend({
   status: z.enum(FILE_STATUSES),
   statusSince: z.string(),
@@ -31,12 +37,7 @@ const FileItem = DetectedFileItem.extend({
 export function toView(item: Record<string, unknown>): FileView {
   const file = FileItem.parse(item);
   return {
-    fileId: file.fileId,
-    serverId: file.serverId,
-    serverName: file.serverName,
-    remotePath: file.remotePath,
-    relativePath: file.relativePath,
-    size: file.size,
+    ...detectedFields(file),
     mtime: new Date(file.mtime * 1000).toISOString(),
     status: file.status,
     statusSince: file.statusSince,

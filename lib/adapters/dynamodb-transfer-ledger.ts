@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { LeaseLostError } from '../errors';
 import type { ClaimResult, TransferLedger, UploadedPart, UploadResult } from '../ports';
 import { conditionally } from './dynamodb-conditions';
-import { DetectedFileItem } from './dynamodb-file-catalog';
+import { DetectedFileItem, detectedFields } from './dynamodb-file-catalog';
 
 /**
  * Transfer state in the files table. The version's item (key `fileId`) carries the status, the
@@ -87,13 +87,7 @@ export class DynamoTransferLedger implements TransferLedger {
       );
       const item = ClaimedItem.parse(Attributes);
       return {
-        fileId: item.fileId,
-        serverId: item.serverId,
-        serverName: item.serverName,
-        remotePath: item.remotePath,
-        relativePath: item.relativePath,
-        size: item.size,
-        mtime: item.mtime,
+        ...detectedFields(item),
         attempts: item.attempts + 1,
         previousStatus: item.status,
         ...(item.uploadId && item.objectKey && item.partSize && item.hashState !== undefined
