@@ -131,7 +131,7 @@ function FormBody({ id, initial }: { id?: string | undefined; initial: FormValue
         </div>
         {editing && <p class="hint">Leave blank to keep the stored credentials. A new host, port or username needs new ones.</p>}
         {keyAuth
-          ? [field('privateKey', 'Private key', { type: 'textarea', placeholder: '-----BEGIN OPENSSH PRIVATE KEY-----', alsoError: credentialsError }), field('passphrase', 'Passphrase', { type: 'password' })]
+          ? [field('privateKey', 'Private key', { type: 'textarea', placeholder: 'The OpenSSH or PEM private key, pasted whole', alsoError: credentialsError }), field('passphrase', 'Passphrase', { type: 'password' })]
           : field('password', 'Password', { type: 'password' })}
       </fieldset>
       <fieldset>

@@ -39,7 +39,7 @@ function eventsOf(envelopes: { body: string }[]): Record<string, unknown>[] {
   });
 }
 
-const SECRETS = { password: 'hunter2-sentry', privateKey: '-----BEGIN OPENSSH PRIVATE KEY-----abc', brokerPassword: 'br0ker-pass' };
+const SECRETS = { password: 'hunter2-sentry', privateKey: 'not-a-key-sentinel-7f3a9c', brokerPassword: 'br0ker-pass' };
 
 let sentry: SentryStandIn;
 before(async () => {
