@@ -57,9 +57,8 @@ export async function benchPipeline(
   const requests = new Map<string, number>();
   const requestChannel = new BroadcastChannel(REQUEST_COUNT_CHANNEL);
   requestChannel.onmessage = (event) => {
-    const { origin, service, command } = (event as unknown as { data: { origin: string; service: string; command: string } }).data;
-    const key = `${origin}|${service}|${command}`;
-    requests.set(key, (requests.get(key) ?? 0) + 1);
+    const { counts } = (event as unknown as { data: { counts: Record<string, number> } }).data;
+    for (const [key, n] of Object.entries(counts)) requests.set(key, (requests.get(key) ?? 0) + n);
   };
 
   // RSS of the product's own processes: this one (it hosts the local Lambda runtime's environments)
@@ -106,6 +105,10 @@ export async function benchPipeline(
     // the event source, the runtime, this benchmark, the GC and I/O threads, and serverless-offline.
     for (const [name, usage] of Object.entries(stack.functionUsage())) cpu[`  ${name}`] = usage.cpuSeconds - (usageBefore[name]?.cpuSeconds ?? 0);
     runs.push({ filesPerSecond, peakRss: Math.max(...rssSamples), cpu, requests: new Map(requests) });
+    // When the messages came, from registration: how much is the detection delay and how steady the rest is.
+    const times = [...arrivals].filter(([path]) => path.startsWith(`${dir}/`)).map(([, at]) => (at - started) / 1000).sort((a, b) => a - b);
+    const at = (fraction: number) => times[Math.min(times.length - 1, Math.floor(fraction * times.length))]!.toFixed(1);
+    console.log(`  run ${run + 1}: messages at (s from registration) first ${at(0)}, 10% ${at(0.1)}, 50% ${at(0.5)}, 90% ${at(0.9)}, last ${at(1)}`);
     console.log(`  run ${run + 1}: ${filesPerSecond.toFixed(1)} files/s, peak RSS ${Math.max(...rssSamples).toFixed(0)} MiB (idle before ${idleRss.toFixed(0)}), CPU s ${JSON.stringify(Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, Math.round(v)])))}`);
   }
 
