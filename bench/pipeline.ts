@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -7,7 +6,7 @@ import type { LocalStack } from '../scripts/local/stack';
 import type { Sshd } from '../scripts/fixtures/sshd';
 import { REQUEST_COUNT_CHANNEL } from '../lib/adapters/aws-clients';
 import { benchStop } from './stop';
-import { cpuDelta, cpuSecondsByGroup, median, percentile, rcloneEnvironment, runCommand, type BenchResult } from './stats';
+import { cpuDelta, cpuSecondsByGroup, median, percentile, processTable, rcloneEnvironment, runCommand, type BenchResult } from './stats';
 
 /**
  * The whole pipeline on the running local stack (scheduler, poll workers, transfer, notifier under
@@ -96,6 +95,7 @@ export async function benchPipeline(
     const cpuBefore = cpuSecondsByGroup();
     const usageBefore = stack.functionUsage();
     const started = Date.now();
+    console.log(`  run ${run + 1}: registering at ${new Date(started).toISOString().slice(11, 23)}`);
     await register(`bench-many-${run}-${randomBytes(3).toString('hex')}`, manyDir);
     const dir = manyDir;
     await until(() => [...arrivals.keys()].filter((path) => path.startsWith(`${dir}/`)).length === count, 900_000);
@@ -104,6 +104,9 @@ export async function benchPipeline(
     // The sluice share split by function (each environment's own thread); the rest of the process is
     // the event source, the runtime, this benchmark, the GC and I/O threads, and serverless-offline.
     for (const [name, usage] of Object.entries(stack.functionUsage())) cpu[`  ${name}`] = usage.cpuSeconds - (usageBefore[name]?.cpuSeconds ?? 0);
+    // The last files' ledger writes follow their messages, and each thread reports its request
+    // counts in batches (countRequests): let those land before the counts are read.
+    await new Promise((resolve) => setTimeout(resolve, 1000));
     runs.push({ filesPerSecond, peakRss: Math.max(...rssSamples), cpu, requests: new Map(requests) });
     // When the messages came, from registration: how much is the detection delay and how steady the rest is.
     const times = [...arrivals].filter(([path]) => path.startsWith(`${dir}/`)).map(([, at]) => (at - started) / 1000).sort((a, b) => a - b);
@@ -180,13 +183,7 @@ export async function benchPipeline(
 
 /** RSS (MiB) of this process and of serverless-offline's process tree, from ps. */
 function productRssMiB(): number {
-  const rows = execFileSync('ps', ['-eo', 'pid=,ppid=,rss=,args='], { encoding: 'utf8' })
-    .trim()
-    .split('\n')
-    .map((line) => {
-      const [pid, ppid, rss, ...args] = line.trim().split(/\s+/);
-      return { pid: Number(pid), ppid: Number(ppid), rssKiB: Number(rss), args: args.join(' ') };
-    });
+  const rows = processTable();
   const included = new Set<number>([process.pid, ...rows.filter((row) => row.args.includes('serverless.js offline')).map((row) => row.pid)]);
   for (let grown = true; grown; ) {
     grown = false;

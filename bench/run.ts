@@ -78,6 +78,8 @@ async function runStackBenchmarks(results: BenchResult[], wanted: (section: stri
     // MinIO: the store the product targets (the emulator tops out near 100 MB/s and fails at 2 GiB).
     env: { ...env, SLUICE_LOCAL_S3: 'minio', SLUICE_LOCAL_S3_PORT: '9300', AMQP_EXCHANGE: BENCH_EXCHANGE, PORT: '3300', SLUICE_LAMBDA_PORT: '3302', SLUICE_LOCAL_AWS_PORT: '4866', SLUICE_LOCAL_DYNAMODB_PORT: '8300', SLUICE_LOCAL_SECRETS_PORT: '4884', SLUICE_API_TOKEN: '' },
     log: (line) => console.log(`  ${line}`),
+    // --profile: each poll's outcome, to see when the detection happened.
+    ...(profile ? { functionOutput: pollTimeline() } : {}),
   });
   Object.assign(process.env, stack.env, { SLUICE_TEST_DATA_DIR: dataDir });
   const sshd = await startSshd();
@@ -108,6 +110,20 @@ async function runStackBenchmarks(results: BenchResult[], wanted: (section: stri
     await stack.stop();
     rmSync(dataDir, { recursive: true, force: true });
   }
+}
+
+/** The functions' poll_completed / poll_skipped lines, one per poll, with the time they came. */
+function pollTimeline(): (chunk: string) => void {
+  let partial = '';
+  return (chunk) => {
+    const lines = (partial + chunk).split('\n');
+    partial = lines.pop()!;
+    for (const line of lines) {
+      if (!/"(poll_completed|poll_skipped)"/.test(line)) continue;
+      const { event, listed, enqueued, waiting, durationMs, reason } = JSON.parse(line) as Record<string, unknown>;
+      console.log(`  ${new Date().toISOString().slice(11, 23)} ${event} ${JSON.stringify({ listed, enqueued, waiting, durationMs, reason })}`);
+    }
+  };
 }
 
 main().then(

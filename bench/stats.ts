@@ -1,5 +1,5 @@
-import { execFileSync, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 
 export interface BenchResult {
   title: string;
@@ -89,16 +89,48 @@ export function percentile(values: number[], fraction: number): number {
 /** Where CPU time went, by kind of process: cumulative seconds from /proc (reaped children count towards their parent). */
 export type CpuGroup = 'sluice' | 'DynamoDB Local' | 'S3 store' | 'SQS/emulator' | 'RabbitMQ' | 'sshd' | 'other';
 
+export interface ProcessRow {
+  pid: number;
+  ppid: number;
+  args: string;
+  rssKiB: number;
+  /** utime + stime + cutime + cstime, in seconds. */
+  cpuSeconds: number;
+}
+
+/**
+ * Every process of the machine, read from /proc. No `ps`: the benchmark samples this every second
+ * from the thread that hosts the local runtime's event loop, and a spawnSync of `ps` was measured to
+ * block that loop ~100 ms a second (7.9 s of an 80 s run) and to charge its CPU to sluice.
+ */
+export function processTable(): ProcessRow[] {
+  const ticksPerSecond = 100; // USER_HZ on Linux
+  const pageKiB = 4;
+  const rows: ProcessRow[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // After the command name in parentheses: fields[0] is field 3 (state) of proc(5).
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const args = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').join(' ').trim() || stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      rows.push({
+        pid: Number(entry),
+        ppid: Number(fields[1]),
+        args,
+        rssKiB: Number(fields[21]) * pageKiB,
+        cpuSeconds: (Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) / ticksPerSecond,
+      });
+    } catch {
+      // the process ended while it was read
+    }
+  }
+  return rows;
+}
+
 export function cpuSecondsByGroup(): Record<CpuGroup, number> & { machine: number } {
   const ticksPerSecond = 100; // USER_HZ on Linux
   const totals: Record<string, number> = { sluice: 0, 'DynamoDB Local': 0, 'S3 store': 0, 'SQS/emulator': 0, RabbitMQ: 0, sshd: 0, other: 0 };
-  const rows = execFileSync('ps', ['-eo', 'pid=,ppid=,args='], { encoding: 'utf8' })
-    .trim()
-    .split('\n')
-    .map((line) => {
-      const [pid, ppid, ...args] = line.trim().split(/\s+/);
-      return { pid: Number(pid), ppid: Number(ppid), args: args.join(' ') };
-    });
   const groupOf = (args: string, pid: number): CpuGroup => {
     if (/DynamoDBLocal|java/.test(args)) return 'DynamoDB Local';
     if (/minio/.test(args)) return 'S3 store';
@@ -108,17 +140,7 @@ export function cpuSecondsByGroup(): Record<CpuGroup, number> & { machine: numbe
     if (pid === process.pid || /serverless\.js offline|esbuild/.test(args)) return 'sluice';
     return 'other';
   };
-  for (const row of rows) {
-    try {
-      const stat = readFileSync(`/proc/${row.pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      // fields[11..14] = utime, stime, cutime, cstime
-      const ticks = Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
-      totals[groupOf(row.args, row.pid)]! += ticks / ticksPerSecond;
-    } catch {
-      // the process ended between ps and the read
-    }
-  }
+  for (const row of processTable()) totals[groupOf(row.args, row.pid)]! += row.cpuSeconds;
   const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
   const busy = cpu[0]! + cpu[1]! + cpu[2]! + cpu[5]! + cpu[6]! + cpu[7]!;
   return { ...(totals as Record<CpuGroup, number>), machine: busy / ticksPerSecond };

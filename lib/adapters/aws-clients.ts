@@ -40,11 +40,11 @@ export function awsClients(config: Config) {
 export const REQUEST_COUNT_CHANNEL = 'sluice-aws-requests';
 
 /** How long a thread gathers its request counts before it reports them. */
-const REPORT_EVERY_MS = 50;
+const REPORT_EVERY_MS = 250;
 
 /** This thread's requests not yet reported, and the one channel they go out on. */
 const unreported = new Map<string, number>();
-let reportChannel: BroadcastChannel | undefined;
+let reportChannel: InstanceType<typeof BroadcastChannel> | undefined;
 let reportTimer: NodeJS.Timeout | undefined;
 
 function report(): void {
