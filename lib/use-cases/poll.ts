@@ -95,15 +95,26 @@ export async function pollServer(tick: PollTick, deps: PollDeps): Promise<PollRe
   }
 
   let session: SftpSession | undefined;
+  let listingTimer: NodeJS.Timeout | undefined;
+  // The connection and its slot are needed for the listing only: taking the ready versions (ledger
+  // writes, enqueues) runs without them, so the transfers it feeds can use every connection.
+  let hungUp: Promise<void> | undefined;
+  const hangUp = () =>
+    (hungUp ??= (async () => {
+      clearTimeout(listingTimer);
+      await session?.close();
+      // A slot not released expires with its lease: the server is only one connection short until then.
+      await deps.slots.release(server.id, slot, deps.instanceId).catch(() => {});
+    })());
   try {
     session = await openSession(server, state.observedHostKey, { ...deps, firstSeen: { pollState: deps.pollState, logger: deps.logger } });
     // The whole listing's deadline, as a timer: the bounds' own check runs only as pages arrive.
     const listing = session;
-    const listingTimer = setTimeout(
+    listingTimer = setTimeout(
       () => listing.abort(new SftpError('timeout', `listing ${server.remoteDir}: not finished within ${deps.listingBounds.maxSeconds} s (POLL_LISTING_TIMEOUT_SECONDS)`)),
       deps.listingBounds.maxSeconds * 1000,
     );
-    const result = await listAndTake(server, session, state, startedAt, deps).finally(() => clearTimeout(listingTimer));
+    const result = await listAndTake(server, session, state, startedAt, deps, hangUp);
     await deps.pollState.finish(
       server.id,
       deps.instanceId,
@@ -128,9 +139,7 @@ export async function pollServer(tick: PollTick, deps: PollDeps): Promise<PollRe
   } catch (error) {
     return await recordPollFailure(server, state, startedAt, error, deps);
   } finally {
-    await session?.close();
-    // A slot not released expires with its lease: the server is only one connection short until then.
-    await deps.slots.release(server.id, slot, deps.instanceId).catch(() => {});
+    await hangUp();
   }
 }
 
@@ -160,8 +169,10 @@ interface ReadyVersion {
  * is what this costs (measured with node --expose-gc): about 205 bytes per ready version with
  * 30-byte paths, so 20 MiB for 100,000 (the default POLL_MAX_ENTRIES); 1.2 KiB with 1,000-byte
  * paths (112 MiB), about the most a name within S3's 1,024-byte key limit can cost.
+ * `listingDone` is called once the listing is complete, before anything is taken: the poll hangs up
+ * the connection there.
  */
-async function listAndTake(server: ServerRecord, session: SftpSession, state: PollState, startedAt: Date, deps: PollDeps) {
+async function listAndTake(server: ServerRecord, session: SftpSession, state: PollState, startedAt: Date, deps: PollDeps, listingDone: () => Promise<void>) {
   const previous = await deps.pollState.loadSnapshot(state);
   const diff = new SnapshotDiff(previous, Math.floor(startedAt.getTime() / 1000), server.stableAfterSeconds);
   const ready: ReadyVersion[] = [];
@@ -176,6 +187,7 @@ async function listAndTake(server: ServerRecord, session: SftpSession, state: Po
     if (observation.status === 'waiting') waiting++;
     if (observation.status === 'ready') ready.push(readyVersion(server, file, observation.fingerprint, observation.firstSeen));
   }
+  await listingDone();
 
   const take = async (batch: ReadyVersion[]) => {
     const jobs: TransferJob[] = [];

@@ -164,6 +164,34 @@ describe('poller: connection cap', () => {
     await container.pollDeps.slots.release(server.id, slot, 'a-transfer-elsewhere');
     assert.equal((await poll(server.id)).status, 'polled');
   });
+
+  it('hangs up once the listing is complete: the versions are taken while the slot is free for transfers', async () => {
+    const { server, dir } = await register({ maxConnections: 1 });
+    for (let index = 0; index < 3; index++) writeRemoteFile(sshd, `${dir}/taken-${index}.csv`, 'x', 1_700_000_000);
+    await drainTransfers();
+    const until = () => new Date(Date.now() + 60_000);
+    // The real ledger, asked at each take whether a transfer could have the server's only slot now.
+    const slotFreeAtTake: boolean[] = [];
+    let probes = Promise.resolve();
+    const real = container.pollDeps.ledger;
+    const ledger: PollDeps['ledger'] = {
+      createQuarantined: (file, error) => real.createQuarantined(file, error),
+      createIfAbsent: async (file) => {
+        // One probe at a time (the poll takes versions concurrently): each asks for the slot alone.
+        probes = probes.then(async () => {
+          const slot = await container.pollDeps.slots.acquire(server.id, 1, 'a-transfer', until());
+          slotFreeAtTake.push(slot !== undefined);
+          if (slot !== undefined) await container.pollDeps.slots.release(server.id, slot, 'a-transfer');
+        });
+        await probes;
+        return real.createIfAbsent(file);
+      },
+    };
+    await poll(server.id, { ...deps, ledger });
+    assert.equal((await poll(server.id, { ...deps, ledger })).status, 'polled');
+    assert.deepEqual(slotFreeAtTake, [true, true, true], 'no take ran while the poll held the connection');
+    assert.equal((await drainTransfers()).length, 3);
+  });
 });
 
 describe('poller: listing rules', () => {
